@@ -1,0 +1,144 @@
+"""The `simple-etl` command line: migrate, run, check, fake-api.
+
+Each command ends with a one-line JSON summary on stdout; any failure is one JSON
+line on stderr naming what is wrong and what to do, and a distinct exit code
+(see errors.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from simple_etl import __version__, db, quality
+from simple_etl.config import Settings, require_database
+from simple_etl.errors import ConfigError, EtlError, QualityError
+from simple_etl.log import JsonLogger
+from simple_etl.migrate import migrate
+from simple_etl.pipeline import BatchRequest, run_batch
+
+# Airflow run ids (scheduled__2026-01-01T00:00:00+00:00, manual__…) fit; tabs,
+# newlines and backslashes cannot reach the COPY stream.
+BATCH_ID = re.compile(r"^[\w.:+@-]{1,200}$")
+MAX_SHARDS = 64
+
+Handler = Callable[[argparse.Namespace, Settings, JsonLogger], dict[str, Any]]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message}; see `{self.prog} --help`")
+
+
+def _batch_id(value: str) -> str:
+    if not BATCH_ID.match(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a batch id (letters, digits, . : + @ - _; ≤ 200)")
+    return value
+
+
+def _timestamp(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO-8601 timestamp") from None
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} has no time zone; add Z or an offset")
+    return parsed
+
+
+def _migrate(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[str, Any]:
+    require_database()
+    conn = db.connect("simple-etl migrate")
+    try:
+        with db.database_errors("migrating the schema"):
+            applied = migrate(conn, settings.reader_role, log)
+    finally:
+        conn.close()
+    return {"status": "succeeded", "applied": applied}
+
+
+def _run(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[str, Any]:
+    require_database()
+    if not 0 <= args.shard < args.shards <= MAX_SHARDS:
+        raise ConfigError(f"--shard {args.shard} --shards {args.shards}: need 0 ≤ shard < shards ≤ {MAX_SHARDS}")
+    visited_at = args.visited_at or datetime.now(UTC)
+    request = BatchRequest(args.batch_id, args.shard, args.shards, visited_at)
+    return run_batch(settings, request, log)
+
+
+def _check(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[str, Any]:
+    require_database()
+    conn = db.connect("simple-etl check")
+    try:
+        with db.database_errors("running the quality checks"), conn, conn.cursor() as cur:
+            batch_id = args.batch_id or quality.latest_batch(cur)
+            if batch_id is None:
+                raise QualityError("the ledger is empty: no batch has run yet; run `simple-etl run` first")
+            findings = quality.run_checks(cur, settings, batch_id)
+    finally:
+        conn.close()
+    for finding in findings:
+        log.log("INFO" if finding.ok else "ERROR", "check.result", **vars(finding), batch_id=batch_id)
+    failed = [f for f in findings if not f.ok]
+    if failed:
+        raise QualityError(
+            f"quality gate failed for batch {batch_id}: " + "; ".join(f"{f.check}: {f.detail}" for f in failed)
+        )
+    return {"status": "passed", "batch_id": batch_id, "checks": {f.check: f.detail for f in findings}}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="simple-etl", description="Random User API visitors → Postgres warehouse.")
+    parser.add_argument("--version", action="version", version=f"simple-etl {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("migrate", help="apply schema migrations and grants").set_defaults(handler=_migrate)
+
+    run = commands.add_parser("run", help="extract, transform and load one batch (shard)")
+    run.add_argument("--batch-id", required=True, type=_batch_id, help="idempotency key, e.g. the Airflow run id")
+    run.add_argument("--shard", type=int, default=0, help="this pod's shard number (default 0)")
+    run.add_argument("--shards", type=int, default=1, help="how many shards the batch is split into")
+    run.add_argument("--visited-at", type=_timestamp, help="the visits' timestamp (default: now)")
+    run.set_defaults(handler=_run)
+
+    check = commands.add_parser("check", help="the data-quality gate")
+    check.add_argument("--batch-id", type=_batch_id, help="batch to check (default: the latest)")
+    check.set_defaults(handler=_check)
+
+    from simple_etl import fakeapi  # the stand-in server is not needed by the other commands
+
+    fake = commands.add_parser("fake-api", help="serve the offline Random User API stand-in")
+    fakeapi.add_arguments(fake)
+    fake.set_defaults(handler=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    log = JsonLogger()
+    command = "simple-etl"
+    try:
+        args = build_parser().parse_args(argv)
+        command = args.command
+        if args.handler is None:
+            from simple_etl import fakeapi
+
+            return fakeapi.run(args)
+        settings = Settings.from_env()
+        log = JsonLogger(settings.log_level, command=command)
+        summary = args.handler(args, settings, log)
+    except EtlError as error:
+        log.error(f"{command}.failed", kind=error.kind, error=str(error), exit_code=error.exit_code)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps({"command": command, **summary}, default=str, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

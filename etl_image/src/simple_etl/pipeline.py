@@ -1,0 +1,88 @@
+"""One batch shard end to end: plan → extract → land → transform → settle the ledger."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from simple_etl import db, ledger, transform
+from simple_etl.client import RandomUserClient
+from simple_etl.config import Settings
+from simple_etl.errors import EtlError
+from simple_etl.landing import extract
+from simple_etl.log import JsonLogger
+from simple_etl.plan import batch_pages, shard_pages
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    batch_id: str
+    shard: int
+    shards: int
+    visited_at: datetime
+
+
+def run_batch(settings: Settings, request: BatchRequest, log: JsonLogger) -> dict[str, Any]:
+    started = time.monotonic()
+    pages = shard_pages(batch_pages(settings, request.batch_id), request.shard, request.shards)
+    log = log.bind(batch_id=request.batch_id, shard=request.shard, shards=request.shards)
+    conn = db.connect("simple-etl run")
+    try:
+        with db.database_errors("recording the batch start"):
+            attempt = ledger.begin(conn, request.batch_id, request.shard, request.shards, request.visited_at)
+        if attempt is None:
+            log.info("run.skipped", reason="batch shard already succeeded")
+            return {"status": "skipped", **_ids(request)}
+        log.info("run.started", attempt=attempt, pages=pages)
+        try:
+            counts = _extract_and_load(settings, request, pages, conn, log)
+        except EtlError as error:
+            _record_failure(conn, request, error, log)
+            raise
+        if counts is None:
+            log.info("run.skipped", reason="a concurrent run loaded this batch shard")
+            return {"status": "skipped", **_ids(request)}
+        seconds = round(time.monotonic() - started, 3)
+        log.info("run.finished", seconds=seconds, **asdict(counts))
+        return {"status": "succeeded", **_ids(request), **asdict(counts), "seconds": seconds}
+    finally:
+        conn.close()
+
+
+def _extract_and_load(
+    settings: Settings, request: BatchRequest, pages: list[int], conn: Any, log: JsonLogger
+) -> ledger.Counts | None:
+    with RandomUserClient(settings, log) as client:
+        spool, extracted = extract(client, pages, request.batch_id, request.shard, log)
+    with spool, db.database_errors("loading the batch"), conn, conn.cursor() as cur:
+        status = ledger.lock(cur, request.batch_id, request.shard)
+        if status == "succeeded":  # a concurrent run of this shard got there first
+            return None
+        cur.copy_expert(
+            "COPY raw.user_payloads (batch_id, shard, page, seq, payload) FROM STDIN", spool, size=1 << 20
+        )
+        applied = transform.apply(cur, request.batch_id, request.shard, request.visited_at)
+        counts = ledger.Counts(
+            pages=len(pages),
+            extracted=extracted,
+            loaded=applied.loaded,
+            quarantined=applied.quarantined,
+            new_people=applied.new_people,
+            returning_people=applied.returning_people,
+        )
+        ledger.succeed(cur, request.batch_id, request.shard, counts)
+    return counts
+
+
+def _record_failure(conn: Any, request: BatchRequest, error: EtlError, log: JsonLogger) -> None:
+    try:
+        with db.database_errors("recording the failure"):
+            ledger.fail(conn, request.batch_id, request.shard, f"{error.kind}: {error}")
+    except EtlError as ledger_error:  # the database may be the thing that failed
+        log.warning("run.failure_not_recorded", reason=str(ledger_error))
+
+
+def _ids(request: BatchRequest) -> dict[str, Any]:
+    return {"batch_id": request.batch_id, "shard": request.shard, "shards": request.shards}

@@ -1,0 +1,71 @@
+"""Migrations: ordered, recorded, once, under a lock, in one transaction."""
+
+import json
+import time
+
+from simple_etl.migrate import available
+from tests.support.cli import simple_etl, start
+
+LOAD_ERROR, CONFIG_ERROR = 4, 2
+
+
+def versions(warehouse):
+    return [v for (v,) in warehouse.query("SELECT version FROM public.schema_migrations ORDER BY 1")]
+
+
+def test_migrate_applies_every_migration_once(warehouse):
+    expected = [m.version for m in available()]
+    first = simple_etl("migrate", env=warehouse.env())
+    assert first.exit_code == 0, first.stderr
+    assert first.summary["applied"] == expected == versions(warehouse)
+    again = simple_etl("migrate", env=warehouse.env())
+    assert again.summary["applied"] == []
+    assert versions(warehouse) == expected
+
+
+def test_concurrent_migrations_queue_on_the_lock(warehouse):
+    children = [start("migrate", env=warehouse.env()) for _ in range(3)]
+    outputs = [child.communicate(timeout=60) for child in children]
+    assert [child.returncode for child in children] == [0, 0, 0], outputs
+    applied = sorted(len(json.loads(stdout)["applied"]) for stdout, _ in outputs)
+    assert applied == [0, 0, len(available())]
+    assert versions(warehouse) == [m.version for m in available()]
+
+
+def test_an_edited_migration_is_refused(warehouse):
+    assert simple_etl("migrate", env=warehouse.env()).exit_code == 0
+    warehouse.query("UPDATE public.schema_migrations SET checksum = 'edited' WHERE version = 1")
+    result = simple_etl("migrate", env=warehouse.env())
+    assert result.exit_code == LOAD_ERROR
+    assert "migration 0001 changed after it was applied" in result.error
+
+
+def test_a_database_from_a_newer_image_is_refused(warehouse):
+    assert simple_etl("migrate", env=warehouse.env()).exit_code == 0
+    warehouse.query("INSERT INTO public.schema_migrations VALUES (9999, 'future', 'x', now())")
+    result = simple_etl("migrate", env=warehouse.env())
+    assert result.exit_code == LOAD_ERROR
+    assert "migration 9999 that this image does not know" in result.error
+
+
+def test_a_failed_migration_leaves_nothing_behind(warehouse):
+    result = simple_etl("migrate", env={**warehouse.env(), "SIMPLE_ETL_READER_ROLE": "nobody"})
+    assert result.exit_code == CONFIG_ERROR
+    assert "role nobody does not exist" in result.error
+    schemas = warehouse.query("SELECT nspname FROM pg_namespace WHERE nspname IN ('raw', 'warehouse', 'reporting')")
+    assert schemas == []
+    assert warehouse.query("SELECT to_regclass('public.schema_migrations')") == [(None,)]
+
+
+def test_migrate_waits_for_a_database_lock_instead_of_failing(warehouse):
+    conn = warehouse.server.connect(warehouse.dbname)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(7317002001)")
+            child = start("migrate", env=warehouse.env())
+            time.sleep(1)
+            assert child.poll() is None  # queued behind the lock
+            cur.execute("SELECT pg_advisory_unlock(7317002001)")
+        assert child.wait(timeout=60) == 0
+    finally:
+        conn.close()
