@@ -1,19 +1,17 @@
-"""Fixtures shared by every tier: one real PostgreSQL server per test session."""
+"""Fixtures shared by every tier: one real PostgreSQL server per test session,
+fresh warehouse databases on it, and the offline stand-in API."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from psycopg2 import sql
 
+from simple_etl.fakeapi import FakeApiServer, Faults
+from tests.support.cli import simple_etl
+from tests.support.etl import Etl
 from tests.support.postgres import PostgresServer, Role, running_server
-
-ETL_ROLE = "etl"
-READER_ROLE = "grafana_reader"
+from tests.support.warehouse import Warehouse, create_roles, create_warehouse, drop_warehouse
 
 
 @pytest.fixture(scope="session")
@@ -24,56 +22,7 @@ def pg_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 def pg_roles(pg_server: PostgresServer) -> dict[str, Role]:
-    return {name: pg_server.create_role(name) for name in (ETL_ROLE, READER_ROLE)}
-
-
-@dataclass
-class Warehouse:
-    """A fresh `warehouse`-like database owned by the ETL role, as the chart creates it."""
-
-    server: PostgresServer
-    dbname: str
-    etl: Role
-    reader: Role
-
-    def env(self, role: Role | None = None) -> dict[str, str]:
-        return self.server.libpq_env(self.dbname, role or self.etl)
-
-    def query(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
-        """Run a statement as the superuser and return its rows."""
-        conn = self.server.connect(self.dbname)
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(statement, params)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
-
-    def scalar(self, statement: str, params: Any = None) -> Any:
-        return self.query(statement, params)[0][0]
-
-    def table_counts(self) -> dict[str, int]:
-        tables = self.query(
-            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('raw', 'warehouse') AND table_type = 'BASE TABLE' ORDER BY 1"
-        )
-        return {name: self.scalar(f"SELECT count(*) FROM {name}") for (name,) in tables}  # noqa: S608
-
-
-def create_warehouse(server: PostgresServer, roles: dict[str, Role]) -> Warehouse:
-    dbname = f"wh_{secrets.token_hex(4)}"
-    etl, reader = roles[ETL_ROLE], roles[READER_ROLE]
-    db = sql.Identifier(dbname)
-    server.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, sql.Identifier(etl.name)))
-    server.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
-    server.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, sql.Identifier(reader.name)))
-    return Warehouse(server, dbname, etl, reader)
-
-
-def drop_warehouse(warehouse: Warehouse) -> None:
-    warehouse.server.execute(
-        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(warehouse.dbname))
-    )
+    return create_roles(pg_server)
 
 
 @pytest.fixture
@@ -93,3 +42,17 @@ def warehouse_factory(pg_server: PostgresServer, pg_roles: dict[str, Role]) -> I
 @pytest.fixture
 def warehouse(warehouse_factory: Callable[[], Warehouse]) -> Warehouse:
     return warehouse_factory()
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeApiServer]:
+    with FakeApiServer(faults=Faults()) as server:
+        yield server
+
+
+@pytest.fixture
+def etl(warehouse: Warehouse, fake_api: FakeApiServer) -> Etl:
+    """A migrated warehouse and the CLI pointed at it and at the stand-in API."""
+    migrated = simple_etl("migrate", env=warehouse.env())
+    assert migrated.exit_code == 0, migrated.stderr
+    return Etl(warehouse, fake_api)

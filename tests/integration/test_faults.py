@@ -3,7 +3,7 @@
 import json
 import time
 
-from tests.integration.conftest import Etl
+from tests.support.etl import Etl
 from tests.integration.test_run import snapshot
 from tests.support.cli import simple_etl, start
 

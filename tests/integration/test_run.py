@@ -1,6 +1,6 @@
 """Acceptance: a batch of 5000 loads; re-running it changes nothing; new batches return visitors."""
 
-from tests.conftest import Warehouse
+from tests.support.warehouse import Warehouse
 
 
 def snapshot(warehouse: Warehouse) -> dict[str, list[tuple]]:

@@ -37,13 +37,12 @@ def peak_rss_kib(env: Mapping[str, str], batch_id: str, people: int) -> int:
 
 def main() -> None:
     from simple_etl.fakeapi import FakeApiServer
-    from tests.conftest import ETL_ROLE, READER_ROLE, create_warehouse
     from tests.support.cli import simple_etl
     from tests.support.postgres import running_server
+    from tests.support.warehouse import create_roles, create_warehouse
 
     with running_server() as server, FakeApiServer() as api:
-        roles = {name: server.create_role(name) for name in (ETL_ROLE, READER_ROLE)}
-        warehouse = create_warehouse(server, roles)
+        warehouse = create_warehouse(server, create_roles(server))
         env = {**warehouse.env(), "SIMPLE_ETL_API_URL": api.base_url}
         assert simple_etl("migrate", env=env).exit_code == 0
         print(f"{'people':>8} {'pages':>6} {'peak RSS':>10}")

@@ -1,22 +1,14 @@
+"""The ETL CLI wired to one warehouse database and one stand-in API, for tests."""
+
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from simple_etl.fakeapi import FakeApiServer, Faults
-from tests.conftest import Warehouse
+from simple_etl.fakeapi import FakeApiServer
 from tests.support.cli import Result, simple_etl
-
+from tests.support.warehouse import Warehouse
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def fake_api() -> Iterator[FakeApiServer]:
-    with FakeApiServer(faults=Faults()) as server:
-        yield server
 
 
 class Etl:
@@ -47,10 +39,3 @@ class Etl:
 
     def run(self, batch_id: str, *args: str, **settings: str) -> Result:
         return self("run", "--batch-id", batch_id, "--visited-at", self.visit_time(batch_id), *args, **settings)
-
-
-@pytest.fixture
-def etl(warehouse: Warehouse, fake_api: FakeApiServer) -> Etl:
-    migrated = simple_etl("migrate", env=warehouse.env())
-    assert migrated.exit_code == 0, migrated.stderr
-    return Etl(warehouse, fake_api)

@@ -1,0 +1,65 @@
+"""A fresh `warehouse`-like database, owned by the ETL role, as the chart creates it."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg2 import sql
+
+from tests.support.postgres import PostgresServer, Role
+
+ETL_ROLE = "etl"
+READER_ROLE = "grafana_reader"
+
+
+@dataclass
+class Warehouse:
+    server: PostgresServer
+    dbname: str
+    etl: Role
+    reader: Role
+
+    def env(self, role: Role | None = None) -> dict[str, str]:
+        return self.server.libpq_env(self.dbname, role or self.etl)
+
+    def query(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """Run a statement as the superuser and return its rows."""
+        conn = self.server.connect(self.dbname)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+    def scalar(self, statement: str, params: Any = None) -> Any:
+        return self.query(statement, params)[0][0]
+
+    def table_counts(self) -> dict[str, int]:
+        tables = self.query(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+            "WHERE table_schema IN ('raw', 'warehouse') AND table_type = 'BASE TABLE' ORDER BY 1"
+        )
+        return {name: self.scalar(f"SELECT count(*) FROM {name}") for (name,) in tables}  # noqa: S608
+
+
+def create_roles(server: PostgresServer) -> dict[str, Role]:
+    return {name: server.create_role(name) for name in (ETL_ROLE, READER_ROLE)}
+
+
+def create_warehouse(server: PostgresServer, roles: dict[str, Role]) -> Warehouse:
+    dbname = f"wh_{secrets.token_hex(4)}"
+    etl, reader = roles[ETL_ROLE], roles[READER_ROLE]
+    db = sql.Identifier(dbname)
+    server.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, sql.Identifier(etl.name)))
+    server.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
+    server.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, sql.Identifier(reader.name)))
+    return Warehouse(server, dbname, etl, reader)
+
+
+def drop_warehouse(warehouse: Warehouse) -> None:
+    warehouse.server.execute(
+        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(warehouse.dbname))
+    )
