@@ -26,7 +26,9 @@ def pg_roles(pg_server: PostgresServer) -> dict[str, Role]:
 
 
 @pytest.fixture
-def warehouse_factory(pg_server: PostgresServer, pg_roles: dict[str, Role]) -> Iterator[Callable[[], Warehouse]]:
+def warehouse_factory(
+    pg_server: PostgresServer, pg_roles: dict[str, Role]
+) -> Iterator[Callable[[], Warehouse]]:
     """Fresh databases on the shared server, each dropped after the test."""
     created: list[Warehouse] = []
 

@@ -2,9 +2,9 @@
 
 import re
 
+from simple_etl.config import Settings
 from simple_etl.fakeapi import generate
 from simple_etl.plan import batch_pages
-from simple_etl.config import Settings
 
 CREDENTIALS = ("password", "salt", "md5", "sha1", "sha256")
 

@@ -3,9 +3,9 @@
 import json
 import time
 
-from tests.support.etl import Etl
 from tests.integration.test_run import snapshot
 from tests.support.cli import simple_etl, start
+from tests.support.etl import Etl
 
 LOAD_ERROR = 4
 

@@ -52,7 +52,9 @@ def test_a_failed_migration_leaves_nothing_behind(warehouse):
     result = simple_etl("migrate", env={**warehouse.env(), "SIMPLE_ETL_READER_ROLE": "nobody"})
     assert result.exit_code == CONFIG_ERROR
     assert "role nobody does not exist" in result.error
-    schemas = warehouse.query("SELECT nspname FROM pg_namespace WHERE nspname IN ('raw', 'warehouse', 'reporting')")
+    schemas = warehouse.query(
+        "SELECT nspname FROM pg_namespace WHERE nspname IN ('raw', 'warehouse', 'reporting')"
+    )
     assert schemas == []
     assert warehouse.query("SELECT to_regclass('public.schema_migrations')") == [(None,)]
 

@@ -18,7 +18,8 @@ def test_a_sound_batch_passes(loaded):
     assert result.exit_code == 0, result.stderr
     assert result.summary["status"] == "passed"
     assert set(result.summary["checks"]) == {
-        "batch_succeeded", "counts_reconcile", "reject_ratio", "freshness", "people_have_visits", "no_credentials"
+        "batch_succeeded", "counts_reconcile", "reject_ratio", "freshness", "people_have_visits",
+        "no_credentials",
     }  # fmt: skip
 
 
@@ -29,7 +30,8 @@ def test_the_latest_batch_is_checked_by_default(loaded):
 @pytest.mark.parametrize(
     ("breakage", "check", "detail"),
     [
-        ("DELETE FROM warehouse.visits WHERE person_uuid IN (SELECT person_uuid FROM warehouse.visits LIMIT 3)",
+        ("DELETE FROM warehouse.visits "
+         "WHERE person_uuid IN (SELECT person_uuid FROM warehouse.visits LIMIT 3)",
          "counts_reconcile", "tables 1000/997/0"),
         ("UPDATE warehouse.batches SET finished_at = now() - interval '2 hours'", "freshness", "limit 3600s"),
         ("UPDATE raw.user_payloads SET payload = jsonb_set(payload, '{login,password}', '\"hunter2\"') "
@@ -46,7 +48,9 @@ def test_each_broken_invariant_fails_the_gate_by_name(loaded, breakage, check, d
 
 
 def test_people_without_visits_are_orphans(loaded):
-    loaded.warehouse.query("DELETE FROM warehouse.visits WHERE person_uuid IN (SELECT person_uuid FROM warehouse.people LIMIT 2)")
+    loaded.warehouse.query(
+        "DELETE FROM warehouse.visits WHERE person_uuid IN (SELECT person_uuid FROM warehouse.people LIMIT 2)"
+    )
     result = loaded("check", "--batch-id", "batch-1")
     assert result.exit_code == QUALITY_FAILED
     assert "people_have_visits: 2 people without any visit" in result.error

@@ -30,7 +30,14 @@ def test_the_reader_sees_every_reporting_view(loaded, view):
 
 
 @pytest.mark.parametrize(
-    "table", ["raw.user_payloads", "warehouse.people", "warehouse.visits", "warehouse.batches", "warehouse.quarantine"]
+    "table",
+    [
+        "raw.user_payloads",
+        "warehouse.people",
+        "warehouse.visits",
+        "warehouse.batches",
+        "warehouse.quarantine",
+    ],
 )
 def test_the_reader_is_refused_on_raw_and_warehouse(loaded, table):
     conn = connect_as_reader(loaded)
@@ -53,7 +60,9 @@ def test_the_reader_cannot_write_reporting(loaded):
 def test_reporting_views_expose_no_direct_pii(loaded):
     columns = {
         c
-        for (c,) in loaded.query("SELECT column_name FROM information_schema.columns WHERE table_schema = 'reporting'")
+        for (c,) in loaded.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'reporting'"
+        )
     }
     pii = {"first_name", "last_name", "email", "username", "phone", "cell", "street_name", "street_number",
            "postcode", "id_value", "person_uuid", "payload"}  # fmt: skip

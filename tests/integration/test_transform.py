@@ -14,13 +14,15 @@ def test_source_values_arrive_typed(etl):
     rows = {
         str(r[0]): r
         for r in etl.warehouse.query(
-            "SELECT person_uuid, pg_typeof(person_uuid)::text, first_name, postcode, id_value, latitude, born_at, registered_at, "
-            "street_number FROM warehouse.people"
+            "SELECT person_uuid, pg_typeof(person_uuid)::text, first_name, postcode, id_value, latitude, "
+            "born_at, registered_at, street_number FROM warehouse.people"
         )
     }
     assert len(rows) == 500
     for record in source:
-        _, uuid_type, first, postcode, id_value, latitude, born, registered, street = rows[record["login"]["uuid"]]
+        _, uuid_type, first, postcode, id_value, latitude, born, registered, street = rows[
+            record["login"]["uuid"]
+        ]
         assert uuid_type == "uuid"
         assert first == record["name"]["first"]
         assert postcode == str(record["location"]["postcode"])

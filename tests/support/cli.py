@@ -47,5 +47,9 @@ def simple_etl(*args: str, env: Mapping[str, str], timeout: float = 300) -> Resu
 
 def start(*args: str, env: Mapping[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        command(*args), env=environ_without_libpq(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command(*args),
+        env=environ_without_libpq(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )

@@ -38,4 +38,6 @@ class Etl:
         return (EPOCH + timedelta(minutes=5 * slot)).isoformat()
 
     def run(self, batch_id: str, *args: str, **settings: str) -> Result:
-        return self("run", "--batch-id", batch_id, "--visited-at", self.visit_time(batch_id), *args, **settings)
+        return self(
+            "run", "--batch-id", batch_id, "--visited-at", self.visit_time(batch_id), *args, **settings
+        )

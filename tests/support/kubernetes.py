@@ -90,7 +90,7 @@ def restricted_violations(spec: dict[str, Any]) -> list[str]:
         where = f"container {c['name']}"
         if sc.get("allowPrivilegeEscalation") is not False:
             found.append(f"{where} does not set allowPrivilegeEscalation: false")
-        if not (sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True):
+        if sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is not True:
             found.append(f"{where} does not set runAsNonRoot: true")
         if sc.get("runAsUser") == 0:
             found.append(f"{where} runs as UID 0")

@@ -142,7 +142,9 @@ class PostgresServer:
     def create_role(self, name: str) -> Role:
         role = Role(name, secrets.token_urlsafe(18))
         self.execute(
-            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(role.password))
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(name), sql.Literal(role.password)
+            )
         )
         return role
 

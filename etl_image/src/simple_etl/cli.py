@@ -65,7 +65,9 @@ def _migrate(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> d
 def _run(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[str, Any]:
     require_database()
     if not 0 <= args.shard < args.shards <= MAX_SHARDS:
-        raise ConfigError(f"--shard {args.shard} --shards {args.shards}: need 0 ≤ shard < shards ≤ {MAX_SHARDS}")
+        raise ConfigError(
+            f"--shard {args.shard} --shards {args.shards}: need 0 ≤ shard < shards ≤ {MAX_SHARDS}"
+        )
     visited_at = args.visited_at or datetime.now(UTC)
     request = BatchRequest(args.batch_id, args.shard, args.shards, visited_at)
     return run_batch(settings, request, log)
@@ -87,7 +89,8 @@ def _check(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dic
     failed = [f for f in findings if not f.ok]
     if failed:
         raise QualityError(
-            f"quality gate failed for batch {batch_id}: " + "; ".join(f"{f.check}: {f.detail}" for f in failed)
+            f"quality gate failed for batch {batch_id}: "
+            + "; ".join(f"{f.check}: {f.detail}" for f in failed)
         )
     return {"status": "passed", "batch_id": batch_id, "checks": {f.check: f.detail for f in findings}}
 
@@ -100,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply schema migrations and grants").set_defaults(handler=_migrate)
 
     run = commands.add_parser("run", help="extract, transform and load one batch (shard)")
-    run.add_argument("--batch-id", required=True, type=_batch_id, help="idempotency key, e.g. the Airflow run id")
+    run.add_argument(
+        "--batch-id", required=True, type=_batch_id, help="idempotency key, e.g. the Airflow run id"
+    )
     run.add_argument("--shard", type=int, default=0, help="this pod's shard number (default 0)")
     run.add_argument("--shards", type=int, default=1, help="how many shards the batch is split into")
     run.add_argument("--visited-at", type=_timestamp, help="the visits' timestamp (default: now)")

@@ -76,7 +76,9 @@ class RandomUserClient:
                         "check SIMPLE_ETL_API_URL or retry later"
                     ) from None
                 delay = self._delay(attempt, error.retry_after)
-                self._log.warning("extract.retry", page=number, attempt=attempt, delay=delay, reason=str(error))
+                self._log.warning(
+                    "extract.retry", page=number, attempt=attempt, delay=delay, reason=str(error)
+                )
                 self._sleep(delay)
         raise AssertionError("unreachable")
 

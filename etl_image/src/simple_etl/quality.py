@@ -59,9 +59,12 @@ def _counts_reconcile(cur: cursor, settings: Settings, batch_id: str) -> Finding
     cur.execute(
         """
         SELECT b.shard, b.extracted, b.loaded, b.quarantined,
-               (SELECT count(*) FROM raw.user_payloads r WHERE r.batch_id = b.batch_id AND r.shard = b.shard),
-               (SELECT count(*) FROM warehouse.visits v WHERE v.batch_id = b.batch_id AND v.shard = b.shard),
-               (SELECT count(*) FROM warehouse.quarantine q WHERE q.batch_id = b.batch_id AND q.shard = b.shard)
+               (SELECT count(*) FROM raw.user_payloads r
+                 WHERE r.batch_id = b.batch_id AND r.shard = b.shard),
+               (SELECT count(*) FROM warehouse.visits v
+                 WHERE v.batch_id = b.batch_id AND v.shard = b.shard),
+               (SELECT count(*) FROM warehouse.quarantine q
+                 WHERE q.batch_id = b.batch_id AND q.shard = b.shard)
           FROM warehouse.batches b
          WHERE b.batch_id = %s AND b.status = 'succeeded'
          ORDER BY b.shard

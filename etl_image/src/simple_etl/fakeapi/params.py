@@ -1,0 +1,122 @@
+"""Query parameters of the live API, with its own fallbacks for invalid values.
+
+The rules follow the live service's source (RandomAPI/Randomuser.me-Node,
+`routes/api.js` and `api/1.4/api.js`), not its documentation, which is silent on them:
+
+* `results`: missing, empty, not a number, below 1 or above 5000 -> 1 (not clamped to
+  5000: an oversized request quietly gets one person).
+* `page`: missing, 0, not a number, negative or above 10000 -> 1.
+* `seed`: missing or empty -> a fresh 16-hex-character seed, echoed in `info.seed`.
+* `nat` (alias `nationality`): comma list, case-insensitive, empty items dropped; if ANY
+  code is unknown the whole filter is dropped and every nationality is used.
+* `gender`: exactly "male" or "female"; anything else means both. A client-supplied
+  seed also disables it (the seed alone decides who is generated).
+* `inc` / `exc`: comma lists of top-level fields; unknown names are ignored; a field in
+  both is excluded.
+* `noinfo`: present with any value -> no `info` block.
+* `format` (alias `fmt`): missing, `json` or anything unrecognised -> compact JSON;
+  `pretty` / `prettyjson` -> indented JSON. The live API's other formats (csv, yaml,
+  xml) are not served here: they get a 400 with a JSON error, so a test that asks for
+  them fails loudly instead of silently receiving JSON.
+* Repeated parameters: the last value wins.
+
+Deliberate deviations, kept because they only affect nonsense input: a non-integer
+`results` or `page` ("2.5") counts as invalid (the live API would serve 3 people and
+report 2.5), and 18-character seeds have no special meaning (the live API reads a
+nationality from their last two characters).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from simple_etl.fakeapi.generator import FIELDS
+from simple_etl.fakeapi.nationalities import LOCALES
+
+MAX_RESULTS = 5000
+MAX_PAGE = 10000
+UNSUPPORTED_FORMATS = frozenset({"csv", "yaml", "xml"})
+
+
+class UnsupportedFormat(ValueError):
+    """The request asked for a format the offline stand-in does not produce."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiQuery:
+    results: int
+    page: int
+    seed: str
+    nat: tuple[str, ...] | None
+    gender: str | None
+    fields: tuple[str, ...]
+    info: bool
+    pretty: bool
+
+
+def parse_query(query: Mapping[str, Sequence[str]]) -> ApiQuery:
+    """Turn parsed query parameters (as from urllib.parse.parse_qs) into an ApiQuery.
+
+    Raises UnsupportedFormat for csv/yaml/xml; every other oddity has a fallback.
+    """
+
+    def last(*names: str) -> str | None:
+        for name in names:
+            values = query.get(name)
+            if values:
+                return values[-1]
+        return None
+
+    output_format = (last("format", "fmt") or "json").lower()
+    if output_format in UNSUPPORTED_FORMATS:
+        raise UnsupportedFormat(f"format={output_format} is not served by the offline API; use format=json")
+
+    client_seed = last("seed") or ""
+    gender = last("gender")
+    if gender not in ("male", "female") or client_seed:
+        gender = None
+
+    return ApiQuery(
+        results=_whole_number(last("results"), 1, MAX_RESULTS),
+        page=_whole_number(last("page"), 1, MAX_PAGE),
+        seed=client_seed or secrets.token_hex(8),
+        nat=_nationalities(last("nat", "nationality")),
+        gender=gender,
+        fields=_fields(last("inc"), last("exc")),
+        info="noinfo" not in query,
+        pretty=output_format in ("pretty", "prettyjson"),
+    )
+
+
+def _whole_number(raw: str | None, low: int, high: int) -> int:
+    """The value if it is a whole number in [low, high], else 1 (the live API's fallback)."""
+    if raw is None:
+        return 1
+    try:
+        value = float(raw)
+    except ValueError:
+        return 1
+    if not math.isfinite(value) or not value.is_integer() or not low <= value <= high:
+        return 1
+    return int(value)
+
+
+def _nationalities(raw: str | None) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    codes = tuple(code.upper() for code in raw.split(",") if code)
+    if not codes or any(code not in LOCALES for code in codes):
+        return None
+    return codes
+
+
+def _fields(inc: str | None, exc: str | None) -> tuple[str, ...]:
+    def names(raw: str | None) -> set[str]:
+        return {name.strip().lower() for name in (raw or "").split(",") if name}
+
+    included = names(inc) if inc else set(FIELDS)
+    excluded = names(exc)
+    return tuple(field for field in FIELDS if field in included and field not in excluded)

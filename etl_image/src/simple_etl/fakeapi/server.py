@@ -1,0 +1,330 @@
+"""The offline Random User API: a threaded HTTP/1.1 server on the standard library.
+
+Paths: `GET /api/1.4/` (also `/api/1.4`, and `/api/` or `/api`, which on the live
+service mean "latest version", here 1.4); `GET /healthz` answers 200 "ok". Any other
+path, including other API versions, is a 404 with a JSON error body.
+
+Every answer carries Content-Length, so HTTP/1.1 keep-alive works and a
+`requests.Session` reuses one connection (also after a fault: even a truncated body is
+framed correctly, it just is not valid JSON).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from simple_etl.fakeapi.faults import FaultPlan, Faults, corrupt_records
+from simple_etl.fakeapi.generator import FIELDS, generate
+from simple_etl.fakeapi.params import UnsupportedFormat, parse_query
+from simple_etl.log import JsonLogger
+
+VERSION = "1.4"
+API_PATH = "/api/1.4/"
+API_PATHS = frozenset({"/api/1.4/", "/api/1.4", "/api/", "/api"})
+JSON_TYPE = "application/json; charset=utf-8"
+
+# What a CDN or proxy in front of the API answers when the origin misbehaves.
+_GARBAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
+    b"<body><h1>Bad Gateway</h1><p>The upstream server sent an invalid response.</p></body></html>\n"
+)
+_ERRORS = {
+    429: "Too many requests: slow down and retry after the time in Retry-After.",
+    500: "Something went wrong on our side. Please try again later.",
+    503: "The service is overloaded. Please try again in a moment.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: str = JSON_TYPE
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def api_response(query_string: str, fault: str | None, faults: Faults) -> Response:
+    """The answer to one API request, given the fault (if any) chosen for it."""
+    if fault in ("429", "500", "503"):
+        status = int(fault)
+        headers = (("Retry-After", str(faults.retry_after)),) if status == 429 else ()
+        return _error(status, _ERRORS[status], headers)
+    if fault == "garbage":
+        return Response(200, _GARBAGE, "text/html; charset=utf-8")
+
+    try:
+        query = parse_query(parse_qs(query_string, keep_blank_values=True))
+    except UnsupportedFormat as exc:
+        return _error(400, str(exc))
+
+    if fault == "empty":
+        # The live API really does this now and then: 200, no people, info still says n.
+        people: list[dict[str, Any]] = []
+    else:
+        people = generate(query.seed, query.page, query.results, query.nat, query.gender)
+        if query.fields != FIELDS:
+            people = [{field: person[field] for field in query.fields} for person in people]
+        if faults.corrupt:
+            corrupt_records(people, faults.corrupt)
+
+    document: dict[str, Any] = {"results": people}
+    if query.info:
+        info = {"seed": query.seed, "results": query.results, "page": query.page, "version": VERSION}
+        document["info"] = info
+    if query.pretty:
+        body = json.dumps(document, ensure_ascii=False, indent=2).encode()
+    else:
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    if fault == "truncated":
+        body = body[: len(body) // 2]
+    return Response(200, body)
+
+
+def _error(status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+    # The live API's error bodies are a single "error" string.
+    return Response(status, json.dumps({"error": message}).encode(), JSON_TYPE, headers)
+
+
+class _State:
+    """What the handler threads share: the fault plan, counters and open connections."""
+
+    def __init__(self, faults: Faults, logger: JsonLogger | None) -> None:
+        self.plan = FaultPlan(faults)
+        self.logger = logger
+        self.requests_served = 0
+        self.connections_opened = 0
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def count_request(self) -> None:
+        with self._lock:
+            self.requests_served += 1
+
+    def connection_opened(self, connection: socket.socket) -> None:
+        with self._lock:
+            self.connections_opened += 1
+            self._connections.add(connection)
+
+    def connection_closed(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        """Wake handler threads blocked on idle keep-alive connections so they exit."""
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], state: _State) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.state = state
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-answer is routine (timeouts, truncation tests).
+        # Anything else still gets the default traceback on stderr.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "simple-etl-fake-api"
+    sys_version = ""
+    # Headers and body go out in separate writes; without this, Nagle's algorithm and
+    # the client's delayed ACK add ~40 ms to every keep-alive request.
+    disable_nagle_algorithm = True
+    timeout = 60  # idle keep-alive connections are closed after this many seconds
+    server: _HttpServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.state.connection_opened(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.state.connection_closed(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the access log, when wanted, is a JSON line written by do_GET
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/healthz":
+            self._send(Response(200, b"ok", "text/plain; charset=utf-8"))
+        elif url.path in API_PATHS:
+            self._answer_api(url.query)
+        else:
+            self._send(_error(404, f"nothing at {url.path}; the API is at {API_PATH}"))
+
+    def _answer_api(self, query_string: str) -> None:
+        state = self.server.state
+        started = time.monotonic()
+        state.count_request()
+        plan = state.plan  # one plan for the whole request, even if faults change meanwhile
+        fault = plan.next_fault()
+        if fault == "slow":
+            state.stopping.wait(plan.faults.slow_seconds)  # returns early when the server stops
+        response = api_response(query_string, fault, plan.faults)
+        self._send(response)
+        if state.logger is not None:
+            state.logger.info(
+                "fake_api.request",
+                query=query_string,
+                status=response.status,
+                fault=fault,
+                bytes=len(response.body),
+                ms=round((time.monotonic() - started) * 1000, 1),
+            )
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Cache-Control", "no-cache")
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(response.body)
+
+
+class FakeApiServer:
+    """An in-process offline API for tests and drills.
+
+        with FakeApiServer(faults=Faults(schedule=("429",))) as api:
+            session.get(api.base_url, params={"results": 10, "seed": "x"})  # -> 429, then 200s
+
+    `faults` may be replaced at any time, from any thread; the replacement restarts its
+    schedule. `requests_served` counts requests to the API path (not /healthz),
+    `connections_opened` counts TCP connections (to check keep-alive).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: Faults | None = None,
+        *,
+        logger: JsonLogger | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._state = _State(faults or Faults(), logger)
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def faults(self) -> Faults:
+        return self._state.plan.faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        # Swapping the whole plan is atomic; requests already running keep the old one.
+        self._state.plan = FaultPlan(faults)
+
+    @property
+    def requests_served(self) -> int:
+        return self._state.requests_served
+
+    @property
+    def connections_opened(self) -> int:
+        return self._state.connections_opened
+
+    @property
+    def base_url(self) -> str:
+        """e.g. http://127.0.0.1:54321/api/1.4/ (only known once started, for port 0)."""
+        if self._httpd is None:
+            raise RuntimeError("the server is not started")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._httpd.server_address[1]}{API_PATH}"
+
+    def start(self) -> FakeApiServer:
+        """Bind and serve in a background thread. Raises OSError if the port is taken."""
+        if self._httpd is not None:
+            raise RuntimeError("the server is already started")
+        self._state.stopping = threading.Event()
+        self._httpd = _HttpServer((self.host, self.port), self._state)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection; safe to call twice."""
+        httpd, thread = self._httpd, self._thread
+        if httpd is None or thread is None:
+            return
+        self._state.stopping.set()
+        httpd.shutdown()
+        self._state.close_connections()
+        httpd.server_close()
+        thread.join()
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> FakeApiServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def serve(host: str, port: int, faults: Faults | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then stop cleanly and return.
+
+    Logs `fake_api.listening` (with the URL), one `fake_api.request` per API request and
+    `fake_api.stopped`, as JSON lines on stderr. Raises OSError if it cannot listen.
+    Signal handlers can only be installed from the main thread; elsewhere it serves
+    until the process ends.
+    """
+    logger = JsonLogger()
+    server = FakeApiServer(host, port, faults, logger=logger)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, request_stop)
+    try:
+        server.start()
+        logger.info("fake_api.listening", url=server.base_url, faults=_describe(server.faults))
+        # Wake up now and then: a signal handler only runs between bytecodes.
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    logger.info("fake_api.stopped", requests_served=server.requests_served)
+
+
+def _describe(faults: Faults) -> dict[str, Any]:
+    return {
+        "schedule": list(faults.schedule),
+        "retry_after": faults.retry_after,
+        "slow_seconds": faults.slow_seconds,
+        "rate": faults.rate,
+        "corrupt": faults.corrupt,
+    }

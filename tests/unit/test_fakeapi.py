@@ -1,0 +1,686 @@
+"""The offline Random User API: shape, quirks, determinism, parameters, faults, CLI.
+
+Generator tests call `generate` directly; protocol tests speak real HTTP to an
+in-process server through `requests`, the way the extractor does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unicodedata
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+import requests
+
+from simple_etl.errors import ConfigError
+from simple_etl.fakeapi import FakeApiServer, Faults, add_arguments, generate, run
+from simple_etl.fakeapi.cli import faults_from_args
+from simple_etl.fakeapi.generator import REFERENCE_NOW
+
+NATS = {
+    "AU": "Australia",
+    "BR": "Brazil",
+    "CA": "Canada",
+    "CH": "Switzerland",
+    "DE": "Germany",
+    "DK": "Denmark",
+    "ES": "Spain",
+    "FI": "Finland",
+    "FR": "France",
+    "GB": "United Kingdom",
+    "IE": "Ireland",
+    "IN": "India",
+    "IR": "Iran",
+    "MX": "Mexico",
+    "NL": "Netherlands",
+    "NO": "Norway",
+    "NZ": "New Zealand",
+    "RS": "Serbia",
+    "TR": "Turkey",
+    "UA": "Ukraine",
+    "US": "United States",
+}
+STRING_POSTCODES = {
+    "GB": r"[A-Z]{1,2}\d{1,2} \d[A-Z]{2}",
+    "CA": r"[A-Z]\d[A-Z] \d[A-Z]\d",
+    "NL": r"\d{4} [A-Z]{2}",
+    "NO": r"\d{4}",
+}
+NULL_ID_NATS = {"IR", "NZ", "TR", "UA"}
+FIELDS = [
+    "gender",
+    "name",
+    "location",
+    "email",
+    "login",
+    "dob",
+    "registered",
+    "phone",
+    "cell",
+    "id",
+    "picture",
+    "nat",
+]
+STR, INT = str, int
+SHAPE: dict[str, Any] = {
+    "gender": STR,
+    "name": {"title": STR, "first": STR, "last": STR},
+    "location": {
+        "street": {"number": INT, "name": STR},
+        "city": STR,
+        "state": STR,
+        "country": STR,
+        "postcode": (INT, STR),
+        "coordinates": {"latitude": STR, "longitude": STR},
+        "timezone": {"offset": STR, "description": STR},
+    },
+    "email": STR,
+    "login": {k: STR for k in ("uuid", "username", "password", "salt", "md5", "sha1", "sha256")},
+    "dob": {"date": STR, "age": INT},
+    "registered": {"date": STR, "age": INT},
+    "phone": STR,
+    "cell": STR,
+    "id": {"name": STR, "value": (STR, type(None))},
+    "picture": {"large": STR, "medium": STR, "thumbnail": STR},
+    "nat": STR,
+}
+ISO_MS_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+COORDINATE = re.compile(r"-?\d{1,3}\.\d{4}")
+
+
+# --- fixtures ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def people() -> list[dict[str, Any]]:
+    return generate("quirks", 1, 5000)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeApiServer]:
+    with FakeApiServer() as running:
+        yield running
+
+
+@pytest.fixture
+def api(server: FakeApiServer) -> Iterator[FakeApiServer]:
+    """The shared server, with no faults before and after the test."""
+    server.faults = Faults()
+    yield server
+    server.faults = Faults()
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as s:
+        yield s
+
+
+def get(session: requests.Session, api: FakeApiServer, **params: Any) -> requests.Response:
+    return session.get(api.base_url, params=params, timeout=10)
+
+
+def assert_shape(value: Any, shape: Any, path: str = "") -> None:
+    if isinstance(shape, dict):
+        assert isinstance(value, dict), path
+        assert list(value) == list(shape), f"{path}: keys {list(value)}"
+        for key, sub_shape in shape.items():
+            assert_shape(value[key], sub_shape, f"{path}.{key}")
+    else:
+        assert isinstance(value, shape) and not isinstance(value, bool), f"{path}: {value!r}"
+
+
+def completed_years(iso: str) -> int:
+    then = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    now = datetime.fromisoformat(REFERENCE_NOW.replace("Z", "+00:00"))
+    return now.year - then.year - ((now.month, now.day, now.time()) < (then.month, then.day, then.time()))
+
+
+# --- the generator: shape and quirks ------------------------------------------------
+
+
+def test_every_person_has_exactly_the_api_1_4_shape_in_its_order(people: list[dict[str, Any]]) -> None:
+    assert len(people) == 5000
+    for person in people:
+        assert list(person) == FIELDS
+        assert_shape(person, SHAPE)
+
+
+def test_values_look_like_the_live_api(people: list[dict[str, Any]]) -> None:
+    for p in people:
+        assert p["gender"] in ("male", "female")
+        assert p["location"]["country"] == NATS[p["nat"]]
+        assert 1 <= p["location"]["street"]["number"] <= 9999
+        assert re.fullmatch(r"[+-]?\d{1,2}:\d{2}", p["location"]["timezone"]["offset"])
+        login = p["login"]
+        assert uuid.UUID(login["uuid"]).version == 4
+        assert re.fullmatch(r"[a-z]+\d{3}", login["username"])
+        assert re.fullmatch(r"[A-Za-z0-9]{8}", login["salt"])
+        salted = (login["password"] + login["salt"]).encode()
+        assert login["md5"] == hashlib.md5(salted, usedforsecurity=False).hexdigest()
+        assert login["sha1"] == hashlib.sha1(salted, usedforsecurity=False).hexdigest()
+        assert login["sha256"] == hashlib.sha256(salted).hexdigest()
+        folder = "men" if p["gender"] == "male" else "women"
+        number = re.fullmatch(
+            rf"https://randomuser\.me/api/portraits/{folder}/(\d+)\.jpg", p["picture"]["large"]
+        )
+        assert number, p["picture"]
+        assert p["picture"]["medium"] == f"https://randomuser.me/api/portraits/med/{folder}/{number[1]}.jpg"
+        assert (
+            p["picture"]["thumbnail"] == f"https://randomuser.me/api/portraits/thumb/{folder}/{number[1]}.jpg"
+        )
+    assert {p["nat"] for p in people} == set(NATS)
+
+
+def test_coordinates_are_strings_with_four_decimals(people: list[dict[str, Any]]) -> None:
+    for p in people:
+        latitude, longitude = p["location"]["coordinates"].values()
+        assert COORDINATE.fullmatch(latitude) and COORDINATE.fullmatch(longitude), (latitude, longitude)
+        assert -90 <= float(latitude) <= 90 and -180 <= float(longitude) <= 180
+    assert any(p["location"]["coordinates"]["latitude"].startswith("-") for p in people)
+
+
+def test_postcode_is_a_string_for_some_nationalities_and_a_number_for_the_rest(
+    people: list[dict[str, Any]],
+) -> None:
+    types_by_nat: dict[str, set[type]] = defaultdict(set)
+    for p in people:
+        postcode = p["location"]["postcode"]
+        types_by_nat[p["nat"]].add(type(postcode))
+        if p["nat"] in STRING_POSTCODES:
+            assert re.fullmatch(STRING_POSTCODES[p["nat"]], postcode), (p["nat"], postcode)
+    for nat, types in types_by_nat.items():
+        assert types == ({str} if nat in STRING_POSTCODES else {int}), nat
+    assert any(p["nat"] == "AU" and p["location"]["postcode"] < 1000 for p in people)  # "0800" -> 800
+
+
+def test_id_value_is_null_with_an_empty_name_for_some_nationalities(people: list[dict[str, Any]]) -> None:
+    for p in people:
+        if p["nat"] in NULL_ID_NATS:
+            assert p["id"] == {"name": "", "value": None}
+        else:
+            assert p["id"]["name"] and p["id"]["value"], p["id"]
+
+
+def test_dates_carry_milliseconds_and_z_and_ages_match_them(people: list[dict[str, Any]]) -> None:
+    for p in people:
+        for block in ("dob", "registered"):
+            assert ISO_MS_Z.fullmatch(p[block]["date"]), p[block]
+            assert p[block]["age"] == completed_years(p[block]["date"]), p[block]
+        assert p["registered"]["date"] > p["dob"]["date"]
+    assert min(p["dob"]["age"] for p in people) >= 18
+
+
+def test_names_use_other_scripts_but_emails_stay_ascii(people: list[dict[str, Any]]) -> None:
+    def scripts(nat: str) -> set[str]:
+        letters = "".join(p["name"]["first"] + p["name"]["last"] for p in people if p["nat"] == nat)
+        return {unicodedata.name(ch).split()[0] for ch in letters if not ch.isascii()}
+
+    assert "ARABIC" in scripts("IR")  # Persian names are written in Arabic script
+    assert "CYRILLIC" in scripts("UA")
+    assert "LATIN" in scripts("DE")  # umlauts
+    for p in people:
+        assert p["email"].isascii() and p["email"] == p["email"].lower()
+        assert p["email"].endswith("@example.com") and " " not in p["email"]
+
+
+def test_email_is_first_dot_last(people: list[dict[str, Any]]) -> None:
+    for p in people:
+        if p["nat"] in ("US", "GB", "AU", "NZ", "IN"):  # plain ASCII names, one word each
+            assert p["email"] == f"{p['name']['first']}.{p['name']['last']}@example.com".lower()
+    emails = {p["email"] for p in people}
+    assert any(e.startswith(("joseluis.", "juanpablo.", "mariajose.")) for e in emails)  # spaces dropped
+    assert any("o'" in e for e in emails)  # apostrophes kept, as the live API does
+
+
+def test_emails_and_usernames_repeat_but_uuids_are_unique(people: list[dict[str, Any]]) -> None:
+    uuids_by_email: dict[str, set[str]] = defaultdict(set)
+    for p in people:
+        uuids_by_email[p["email"]].add(p["login"]["uuid"])
+    assert sum(len(uuids) > 1 for uuids in uuids_by_email.values()) > 100
+    assert Counter(p["login"]["username"] for p in people).most_common(1)[0][1] > 1
+    assert len({p["login"]["uuid"] for p in people}) == len(people)
+
+
+# --- the generator: determinism and arguments ---------------------------------------
+
+
+def test_same_arguments_give_the_same_people_and_other_pages_other_people() -> None:
+    assert generate("s", 2, 50) == generate("s", 2, 50)
+    uuids = {page: {p["login"]["uuid"] for p in generate("s", page, 200)} for page in (1, 2)}
+    assert not uuids[1] & uuids[2]
+    assert not uuids[1] & {p["login"]["uuid"] for p in generate("other", 1, 200)}
+
+
+def test_fewer_results_are_a_prefix_of_more_like_the_live_api() -> None:
+    assert generate("s", 3, 10) == generate("s", 3, 40)[:10]
+
+
+def test_nat_and_gender_restrict_who_is_generated() -> None:
+    chosen = generate("s", 1, 300, nat=["IR", "NO"], gender="female")
+    assert {p["nat"] for p in chosen} == {"IR", "NO"}
+    assert {p["gender"] for p in chosen} == {"female"}
+    assert {p["name"]["title"] for p in chosen} <= {"Ms", "Mrs", "Miss"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"nat": ["XX"]}, "unknown nationalities"),
+        ({"gender": "robot"}, "gender"),
+        ({"results": -1}, "negative"),
+    ],
+)
+def test_generate_rejects_invalid_arguments(kwargs: dict[str, Any], message: str) -> None:
+    arguments = {"seed": "s", "page": 1, "results": 1, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        generate(**arguments)
+
+
+# --- the HTTP protocol ----------------------------------------------------------------
+
+
+def test_response_has_results_and_the_info_block(api: FakeApiServer, session: requests.Session) -> None:
+    response = get(session, api, results=7, page=3, seed="abc", format="json")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    body = response.json()
+    assert list(body) == ["results", "info"]
+    assert body["info"] == {"seed": "abc", "results": 7, "page": 3, "version": "1.4"}
+    assert body["results"] == generate("abc", 3, 7)
+    assert "\n" not in response.text  # compact, like JSON.stringify
+
+
+def test_same_seed_and_page_give_identical_bytes(api: FakeApiServer, session: requests.Session) -> None:
+    first = get(session, api, results=100, page=2, seed="bytes").content
+    assert get(session, api, results=100, page=2, seed="bytes").content == first
+    assert get(session, api, results=100, page=3, seed="bytes").content != first
+
+
+def test_a_full_page_of_5000_is_served(api: FakeApiServer, session: requests.Session) -> None:
+    body = get(session, api, results=5000, seed="full").json()
+    assert len(body["results"]) == body["info"]["results"] == 5000
+    assert len({p["login"]["uuid"] for p in body["results"]}) == 5000
+
+
+@pytest.mark.parametrize("results", ["abc", "0", "-5", "5001", "", "2.5", "nan"])
+def test_invalid_results_fall_back_to_one_like_the_live_api(
+    api: FakeApiServer, session: requests.Session, results: str
+) -> None:
+    body = get(session, api, results=results, seed="r").json()
+    assert len(body["results"]) == body["info"]["results"] == 1
+
+
+@pytest.mark.parametrize("page", ["x", "0", "-1", "10001", ""])
+def test_invalid_page_falls_back_to_page_one(
+    api: FakeApiServer, session: requests.Session, page: str
+) -> None:
+    body = get(session, api, results=3, page=page, seed="p").json()
+    assert body["info"]["page"] == 1
+    assert body["results"] == generate("p", 1, 3)
+
+
+def test_missing_seed_gets_a_fresh_16_hex_seed(api: FakeApiServer, session: requests.Session) -> None:
+    seeds = {get(session, api, results=1).json()["info"]["seed"] for _ in range(3)}
+    assert len(seeds) == 3
+    assert all(re.fullmatch(r"[0-9a-f]{16}", seed) for seed in seeds)
+    assert get(session, api, results=1, seed="").json()["info"]["seed"] not in ("", None)
+
+
+def test_nat_filter_is_case_insensitive_and_has_an_alias(
+    api: FakeApiServer, session: requests.Session
+) -> None:
+    body = get(session, api, results=200, seed="n", nat="gb,Us").json()
+    assert {p["nat"] for p in body["results"]} == {"GB", "US"}
+    body = get(session, api, results=50, seed="n", nationality="fr").json()
+    assert {p["nat"] for p in body["results"]} == {"FR"}
+
+
+def test_one_unknown_nat_drops_the_whole_filter_like_the_live_api(
+    api: FakeApiServer, session: requests.Session
+) -> None:
+    body = get(session, api, results=300, seed="n", nat="gb,xx").json()
+    assert len({p["nat"] for p in body["results"]}) > 10
+
+
+def test_gender_applies_only_without_a_seed_like_the_live_api(
+    api: FakeApiServer, session: requests.Session
+) -> None:
+    unseeded = get(session, api, results=100, gender="female").json()["results"]
+    assert {p["gender"] for p in unseeded} == {"female"}
+    seeded = get(session, api, results=100, gender="female", seed="g").json()["results"]
+    assert {p["gender"] for p in seeded} == {"female", "male"}
+
+
+@pytest.mark.parametrize(
+    ("params", "fields"),
+    [
+        ({"inc": "nat,name"}, ["name", "nat"]),
+        ({"inc": "Name, NAT"}, ["name", "nat"]),
+        ({"exc": "login,id"}, [f for f in FIELDS if f not in ("login", "id")]),
+        ({"inc": "name,login", "exc": "login"}, ["name"]),
+        ({"inc": "nonsense"}, []),
+    ],
+)
+def test_inc_and_exc_choose_top_level_fields(
+    api: FakeApiServer, session: requests.Session, params: dict[str, str], fields: list[str]
+) -> None:
+    people = get(session, api, results=5, seed="f", **params).json()["results"]
+    assert len(people) == 5
+    assert all(list(p) == fields for p in people)
+
+
+def test_noinfo_drops_the_info_block(api: FakeApiServer, session: requests.Session) -> None:
+    body = get(session, api, results=2, seed="i", noinfo="").json()
+    assert list(body) == ["results"] and len(body["results"]) == 2
+
+
+@pytest.mark.parametrize("fmt", ["csv", "yaml", "XML"])
+def test_formats_other_than_json_are_refused_with_a_json_error(
+    api: FakeApiServer, session: requests.Session, fmt: str
+) -> None:
+    response = get(session, api, results=2, format=fmt)
+    assert response.status_code == 400
+    assert fmt.lower() in response.json()["error"]
+
+
+def test_pretty_format_is_indented_and_unknown_formats_are_json(
+    api: FakeApiServer, session: requests.Session
+) -> None:
+    compact = get(session, api, results=2, seed="fmt").json()
+    pretty = get(session, api, results=2, seed="fmt", format="pretty")
+    assert "\n  " in pretty.text and pretty.json() == compact
+    assert get(session, api, results=2, seed="fmt", format="foo").json() == compact
+
+
+@pytest.mark.parametrize("path", ["/api/1.4/", "/api/1.4", "/api/", "/api"])
+def test_api_paths(api: FakeApiServer, session: requests.Session, path: str) -> None:
+    root = api.base_url.removesuffix("/api/1.4/")
+    response = session.get(f"{root}{path}", params={"seed": "x", "results": 2}, timeout=10)
+    assert response.status_code == 200 and len(response.json()["results"]) == 2
+
+
+def test_healthz_and_unknown_paths(api: FakeApiServer, session: requests.Session) -> None:
+    root = api.base_url.removesuffix("/api/1.4/")
+    served = api.requests_served
+    health = session.get(f"{root}/healthz", timeout=10)
+    assert (health.status_code, health.text) == (200, "ok")
+    missing = session.get(f"{root}/api/1.3/", timeout=10)
+    assert missing.status_code == 404 and "error" in missing.json()
+    assert api.requests_served == served  # only API requests are counted
+
+
+def test_connections_are_kept_alive_even_across_faults(api: FakeApiServer, session: requests.Session) -> None:
+    get(session, api, results=1)  # opens the connection
+    opened = api.connections_opened
+    served = api.requests_served
+    api.faults = Faults(schedule=("429", "truncated", "500", "garbage", "empty"))
+    statuses = [get(session, api, results=3).status_code for _ in range(7)]
+    assert statuses == [429, 200, 500, 200, 200, 200, 200]
+    assert api.connections_opened == opened
+    assert api.requests_served == served + 7
+
+
+# --- faults ---------------------------------------------------------------------------
+
+
+def test_429_carries_retry_after_and_a_json_error(api: FakeApiServer, session: requests.Session) -> None:
+    api.faults = Faults(schedule=("429",), retry_after=7)
+    response = get(session, api, results=1)
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "7"
+    assert response.json()["error"]
+    assert get(session, api, results=1).status_code == 200
+
+
+@pytest.mark.parametrize("status", ["500", "503"])
+def test_server_errors(api: FakeApiServer, session: requests.Session, status: str) -> None:
+    api.faults = Faults(schedule=(status,))
+    response = get(session, api, results=1)
+    assert response.status_code == int(status) and response.json()["error"]
+
+
+def test_empty_answers_200_with_no_results_while_info_says_n(
+    api: FakeApiServer, session: requests.Session
+) -> None:
+    api.faults = Faults(schedule=("empty",))
+    body = get(session, api, results=5, seed="e").json()
+    assert body["results"] == [] and body["info"]["results"] == 5
+
+
+def test_slow_delays_a_normal_answer(api: FakeApiServer, session: requests.Session) -> None:
+    api.faults = Faults(schedule=("slow",), slow_seconds=0.3)
+    started = time.monotonic()
+    body = get(session, api, results=2, seed="slow").json()
+    assert time.monotonic() - started >= 0.3
+    assert len(body["results"]) == 2
+    with pytest.raises(requests.Timeout):
+        api.faults = Faults(schedule=("slow",), slow_seconds=1.0)
+        session.get(api.base_url, params={"results": 1}, timeout=0.2)
+
+
+def test_truncated_sends_half_the_body_with_a_matching_length(
+    api: FakeApiServer, session: requests.Session
+) -> None:
+    full = get(session, api, results=20, seed="t").content
+    api.faults = Faults(schedule=("truncated",))
+    response = get(session, api, results=20, seed="t")
+    assert response.status_code == 200
+    assert int(response.headers["Content-Length"]) == len(response.content) == len(full) // 2
+    assert full.startswith(response.content)
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(response.content)
+
+
+def test_garbage_is_an_html_page(api: FakeApiServer, session: requests.Session) -> None:
+    api.faults = Faults(schedule=("garbage",))
+    response = get(session, api, results=1)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(response.content)
+
+
+def test_schedule_runs_in_order_and_restarts_when_faults_are_replaced(
+    api: FakeApiServer, session: requests.Session
+) -> None:
+    api.faults = Faults(schedule=("500", "429"))
+    assert [get(session, api, results=1).status_code for _ in range(3)] == [500, 429, 200]
+    api.faults = Faults(schedule=("503",))
+    assert [get(session, api, results=1).status_code for _ in range(2)] == [503, 200]
+
+
+def test_random_faults_follow_the_rate_and_are_reproducible(
+    api: FakeApiServer, session: requests.Session
+) -> None:
+    def statuses() -> list[int]:
+        api.faults = Faults(rate=0.5, random_kinds=("500", "503"), rate_seed=42)
+        return [get(session, api, results=1).status_code for _ in range(30)]
+
+    first = statuses()
+    assert first == statuses()
+    assert {200, 500, 503} == set(first)
+    api.faults = Faults(rate=1.0, random_kinds=("503",))
+    assert {get(session, api, results=1).status_code for _ in range(5)} == {503}
+
+
+def test_faults_are_handed_out_exactly_once_under_concurrency(api: FakeApiServer) -> None:
+    api.faults = Faults(schedule=("500",) * 20)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        with requests.Session() as s:
+            for _ in range(5):
+                status = get(s, api, results=1).status_code
+                with lock:
+                    statuses.append(status)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Counter(statuses) == {500: 20, 200: 20}
+
+
+def test_corrupt_breaks_each_chosen_record_in_exactly_one_way(
+    api: FakeApiServer, session: requests.Session
+) -> None:
+    clean = get(session, api, results=12, seed="c").json()["results"]
+    api.faults = Faults(corrupt=6)
+    broken = get(session, api, results=12, seed="c").json()["results"]
+
+    def how_broken(good: dict[str, Any], bad: dict[str, Any]) -> str | None:
+        differing = [f for f in FIELDS if good.get(f) != bad.get(f)]
+        if not differing:
+            return None
+        assert len(differing) == 1, differing
+        field = differing[0]
+        if field == "name":
+            assert "name" not in bad
+        elif field == "login":
+            assert bad["login"] == {**good["login"], "uuid": "not-a-uuid"}
+        elif field == "dob":
+            assert bad["dob"] == {**good["dob"], "date": "yesterday"}
+        elif field == "location":
+            coordinates = {**good["location"]["coordinates"], "latitude": "north"}
+            assert bad["location"] == {**good["location"], "coordinates": coordinates}
+        else:
+            assert (field, bad[field]) in (("nat", "XX1"), ("gender", "robot"))
+        return field
+
+    kinds = [how_broken(good, bad) for good, bad in zip(clean, broken, strict=True)]
+    assert sorted(k for k in kinds if k) == sorted(["login", "name", "dob", "location", "nat", "gender"])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"schedule": ("404",)},
+        {"random_kinds": ("boom",)},
+        {"rate": 1.5},
+        {"corrupt": -1},
+        {"retry_after": 1.5},
+    ],
+)
+def test_invalid_faults_are_rejected(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Faults(**kwargs)
+
+
+# --- lifecycle and CLI ----------------------------------------------------------------
+
+
+def test_stop_closes_idle_keep_alive_connections() -> None:
+    server = FakeApiServer().start()
+    url = server.base_url
+    with requests.Session() as s:
+        assert s.get(url, params={"results": 1}, timeout=10).status_code == 200
+        started = time.monotonic()
+        server.stop()
+        assert time.monotonic() - started < 2
+        with pytest.raises(requests.ConnectionError):
+            s.get(url, timeout=2)
+    server.stop()  # a second stop is harmless
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_cli_options_become_faults() -> None:
+    args = _parse(
+        "--fault", "429", "--fault", "truncated", "--retry-after", "3", "--slow-seconds", "0.5",
+        "--fault-rate", "0.1", "--corrupt", "2",
+    )  # fmt: skip
+    assert faults_from_args(args) == Faults(
+        schedule=("429", "truncated"), retry_after=3, slow_seconds=0.5, rate=0.1, corrupt=2
+    )
+    assert faults_from_args(_parse()) == Faults()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--fault", "nope"], "--fault 'nope'"),
+        (["--port", "70000"], "--port 70000"),
+        (["--port", "http"], "--port 'http'"),
+        (["--host", " "], "--host"),
+        (["--retry-after", "soon"], "--retry-after"),
+        (["--slow-seconds", "-1"], "--slow-seconds"),
+        (["--fault-rate", "1.5"], "--fault-rate"),
+        (["--corrupt", "-1"], "--corrupt"),
+    ],
+)
+def test_cli_rejects_bad_options_with_a_config_error(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        run(_parse(*argv))
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_cli_reports_a_taken_port_as_a_config_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            run(_parse("--host", "127.0.0.1", "--port", str(port)))
+
+
+SERVE = (
+    "import argparse, sys\n"
+    "from simple_etl.fakeapi import add_arguments, run\n"
+    "parser = argparse.ArgumentParser()\n"
+    "add_arguments(parser)\n"
+    "sys.exit(run(parser.parse_args(sys.argv[1:])))\n"
+)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_serve_logs_its_url_and_exits_0_on_a_signal(stop_signal: signal.Signals) -> None:
+    command = [sys.executable, "-c", SERVE, "--host", "127.0.0.1", "--port", "0", "--fault", "503"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as process:
+        try:
+            assert process.stderr is not None
+            listening = json.loads(process.stderr.readline())
+            assert listening["event"] == "fake_api.listening"
+            url = listening["url"]
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api/1\.4/", url)
+            assert requests.get(url, timeout=10).status_code == 503
+            assert len(requests.get(url, params={"results": 3}, timeout=10).json()["results"]) == 3
+            process.send_signal(stop_signal)
+            assert process.wait(timeout=10) == 0
+            events = [json.loads(line)["event"] for line in process.stderr.read().splitlines()]
+            assert events[-1] == "fake_api.stopped"
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
+def test_the_package_needs_neither_requests_nor_psycopg2() -> None:
+    check = (
+        "import sys, simple_etl.fakeapi\n"
+        "simple_etl.fakeapi.generate('s', 1, 1)\n"
+        "loaded = {'requests', 'psycopg2'} & set(sys.modules)\n"
+        "sys.exit(f'imported {loaded}' if loaded else 0)\n"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True, timeout=30)
