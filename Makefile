@@ -9,7 +9,20 @@ TOOLS := $(CURDIR)/.tools/bin
 # Project tools come first, so every target uses the pinned versions.
 export PATH := $(TOOLS):$(VENV)/bin:$(PATH)
 
+# Pinned tool versions; `make tools` installs them into .tools/bin.
 HELM_VERSION := v3.19.2
+KIND_VERSION := v0.30.0
+KUBECTL_VERSION := v1.34.2
+SKAFFOLD_VERSION := v2.17.0
+OS := $(shell uname -s | tr '[:upper:]' '[:lower:]')
+ARCH := $(shell uname -m | sed -e 's/x86_64/amd64/' -e 's/aarch64/arm64/')
+
+# The local platform: one kind cluster, one namespace, one release.
+CLUSTER := simple-etl
+NAMESPACE := simple-etl
+RELEASE := simple-etl
+# Chart.yaml's appVersion is the one source of the images' tag.
+APP_VERSION = $(shell awk '/^appVersion:/ {gsub(/"/, "", $$2); print $$2}' charts/simple-etl/Chart.yaml)
 
 .PHONY: help
 help: ## List the targets
@@ -24,23 +37,75 @@ $(VENV)/.installed: requirements-dev.txt etl_image/pyproject.toml
 .PHONY: venv
 venv: $(VENV)/.installed ## Create .venv with the ETL package and the pinned test tools
 
+# Go tools build from the module proxy; kubectl and skaffold are not go-installable,
+# so they come from their release downloads, checked against the published sha256.
 $(TOOLS)/.helm-$(HELM_VERSION):
 	mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 	touch $@
 
+$(TOOLS)/.kind-$(KIND_VERSION):
+	mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) go install sigs.k8s.io/kind@$(KIND_VERSION)
+	touch $@
+
+define download
+	mkdir -p $(TOOLS)
+	curl -fsSL -o $(TOOLS)/$(1).download $(2)
+	echo "$$(curl -fsSL $(2).sha256 | cut -d' ' -f1)  $(TOOLS)/$(1).download" | sha256sum -c --quiet
+	chmod +x $(TOOLS)/$(1).download && mv $(TOOLS)/$(1).download $(TOOLS)/$(1)
+endef
+
+$(TOOLS)/.kubectl-$(KUBECTL_VERSION):
+	$(call download,kubectl,https://dl.k8s.io/release/$(KUBECTL_VERSION)/bin/$(OS)/$(ARCH)/kubectl)
+	touch $@
+
+$(TOOLS)/.skaffold-$(SKAFFOLD_VERSION):
+	$(call download,skaffold,https://storage.googleapis.com/skaffold/releases/$(SKAFFOLD_VERSION)/skaffold-$(OS)-$(ARCH))
+	touch $@
+
+TEST_TOOLS := $(TOOLS)/.helm-$(HELM_VERSION) $(TOOLS)/.kind-$(KIND_VERSION)
+
 .PHONY: tools
-tools: $(TOOLS)/.helm-$(HELM_VERSION) ## Install the pinned CLI tools into .tools/bin
+tools: $(TEST_TOOLS) $(TOOLS)/.kubectl-$(KUBECTL_VERSION) $(TOOLS)/.skaffold-$(SKAFFOLD_VERSION) ## Install pinned kind, helm, kubectl, skaffold into .tools/bin
 
 .PHONY: test
-test: venv tools ## Run every test tier (unit, integration, dags, charts, dashboards)
+test: venv $(TEST_TOOLS) ## Run every test tier (unit, integration, dags, charts, dashboards, dev loop)
 	$(VENV)/bin/pytest
 
 .PHONY: lint
-lint: venv tools ## ruff (check + format), yamllint, helm lint
+lint: venv $(TEST_TOOLS) ## ruff (check + format), yamllint, helm lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/yamllint -s .
+	helm lint --strict charts/simple-etl -f k8s/values-kind.yaml
+
+.PHONY: up
+up: ## Create the kind cluster, build and load both images, deploy the chart
+	@k8s/preflight.sh docker kind helm kubectl
+	kind get clusters | grep -qx $(CLUSTER) || kind create cluster --config k8s/kind-config.yaml
+	docker build -t simple-etl:$(APP_VERSION) etl_image
+	docker build -t simple-etl-airflow:$(APP_VERSION) dags
+	kind load docker-image --name $(CLUSTER) simple-etl:$(APP_VERSION) simple-etl-airflow:$(APP_VERSION)
+	helm upgrade --install $(RELEASE) charts/simple-etl --namespace $(NAMESPACE) --create-namespace \
+		--kube-context kind-$(CLUSTER) -f k8s/values-kind.yaml --wait --timeout 15m
+	helm get notes $(RELEASE) --namespace $(NAMESPACE) --kube-context kind-$(CLUSTER)
+
+.PHONY: dev
+dev: ## The edit → rebuild → redeploy loop on the kind cluster (skaffold dev)
+	@k8s/preflight.sh docker kind helm kubectl skaffold
+	kind get clusters | grep -qx $(CLUSTER) || kind create cluster --config k8s/kind-config.yaml
+	skaffold dev --profile kind
+
+.PHONY: down
+down: ## Delete the kind cluster and everything in it
+	@k8s/preflight.sh kind
+	kind delete cluster --name $(CLUSTER)
+
+.PHONY: e2e
+e2e: venv ## End-to-end test against the current kube context; fails when no cluster is reachable
+	@k8s/preflight.sh helm kubectl
+	E2E_REQUIRED=1 $(VENV)/bin/pytest tests/e2e -m e2e -v
 
 .PHONY: memcheck
 memcheck: venv ## Print the ETL's peak memory for 5 000 vs 50 000 people
