@@ -41,7 +41,8 @@ def test_missing_docker_and_kind_are_named_within_a_second(tmp_path):
 
 @pytest.mark.parametrize("missing", ["kind", "helm", "kubectl"])
 def test_each_missing_tool_is_named(tmp_path, missing):
-    present = {name: "#!/bin/sh\nexit 0\n" for name in ("docker", "kind", "helm", "kubectl") if name != missing}
+    tools = ("docker", "kind", "helm", "kubectl")
+    present = {name: "#!/bin/sh\nexit 0\n" for name in tools if name != missing}
     done, seconds = make_up(tmp_path, present)
     assert done.returncode != 0 and seconds < 1.0
     assert f"preflight: {missing} not found" in done.stderr

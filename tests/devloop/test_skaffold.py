@@ -74,7 +74,8 @@ def render(*profiles: str) -> Manifests:
 
 def scheduler_env(manifests: Manifests) -> dict[str, str]:
     deployment = manifests.get("Deployment", "simple-etl-airflow-scheduler")
-    (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "scheduler"]
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    (container,) = [c for c in containers if c["name"] == "scheduler"]
     return {e["name"]: e.get("value") for e in container.get("env", [])}
 
 
