@@ -22,9 +22,10 @@ from simple_etl.log import JsonLogger
 from simple_etl.migrate import migrate
 from simple_etl.pipeline import BatchRequest, run_batch
 
-# Airflow run ids (scheduled__2026-01-01T00:00:00+00:00, manual__…) fit; tabs,
-# newlines and backslashes cannot reach the COPY stream.
-BATCH_ID = re.compile(r"^[\w.:+@-]{1,200}$")
+# Every Airflow run id fits (scheduled__2026-01-01T00:00:00+00:00, manual__…, and
+# user-chosen ids: [A-Za-z0-9_.~:+-], up to 250); tabs, newlines and backslashes
+# never reach the COPY stream.
+BATCH_ID = re.compile(r"^[\w.~:+@-]{1,250}$")
 MAX_SHARDS = 64
 
 Handler = Callable[[argparse.Namespace, Settings, JsonLogger], dict[str, Any]]
@@ -37,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _batch_id(value: str) -> str:
     if not BATCH_ID.match(value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a batch id (letters, digits, . : + @ - _; ≤ 200)")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a batch id (letters, digits, . ~ : + @ - _; ≤ 250)")
     return value
 
 

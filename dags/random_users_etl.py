@@ -1,0 +1,330 @@
+"""
+### random_users_etl
+
+Every five minutes, load one batch of "visitors" from the Random User API into the
+Postgres warehouse. Each step runs the `simple-etl` image in its own Kubernetes pod:
+
+| task | pod runs | why |
+| --- | --- | --- |
+| `migrate` | `simple-etl migrate` | the schema is current before anything is loaded (safe to repeat) |
+| `plan_shards` | *(no pod)* | turns the `shards` param into one argument list per shard |
+| `extract_load` | `simple-etl run --batch-id … --shard I --shards N --visited-at …` | a pod per shard |
+| `quality_check` | `simple-etl check --batch-id …` | fails the run when the batch breaks an invariant |
+
+**Batch id.** The Airflow run id. A retried or cleared task of the same run reuses it, and
+the ETL skips a batch shard that already succeeded, so re-running an interval is idempotent.
+`--visited-at` is the end of the run's data interval; a manual run without a logical date
+uses the time it was triggered for.
+
+**Fan-out.** Trigger with `{"shards": N}` to split one batch over N pods (1 to 16). They load
+into the same batch; `quality_check` waits for all of them.
+
+**Configuration** comes from the environment of the Airflow components that parse this file
+(`SIMPLE_ETL_IMAGE`, `SIMPLE_ETL_NAMESPACE`, `SIMPLE_ETL_DB_SECRET`, … — see
+`docs/interfaces.md`). ETL pods run under their own ServiceAccount without an API token,
+with the restricted Pod Security profile, and read database credentials only from a Secret.
+Succeeded pods are deleted; failed pods are kept for `kubectl logs` / `kubectl describe`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.sdk import DAG, Param, task
+from kubernetes.client import models as k8s
+
+DAG_ID = "random_users_etl"
+
+# The ETL image runs as this user and group (docs/interfaces.md).
+ETL_UID = 10001
+MAX_SHARDS = 16
+# Kubelet mounts this into pods that have a token: the scheduler's, not the ETL pods'.
+IN_CLUSTER_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+# The chart's NetworkPolicies select ETL pods by exactly these labels.
+ETL_POD_LABELS = {
+    "app.kubernetes.io/name": "simple-etl",
+    "app.kubernetes.io/component": "etl",
+    "app.kubernetes.io/part-of": "simple-etl",
+    "app.kubernetes.io/managed-by": "airflow",
+}
+
+# Data interval end for scheduled runs. A manual run may have no logical date (Airflow 3);
+# then the interval keys are missing from the context and the run's `run_after` is used.
+VISITED_AT_TEMPLATE = "{{ (data_interval_end | default(dag_run.run_after, true)).isoformat() }}"
+BATCH_ID_TEMPLATE = "{{ run_id }}"
+
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+# -- settings -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EtlPodSettings:
+    """What the chart tells the DAG about the ETL pods (docs/interfaces.md, scheduler env)."""
+
+    image: str
+    image_pull_policy: str
+    namespace: str
+    service_account: str
+    db_secret: str
+    configmap: str
+    api_url: str
+    deferrable: bool
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] = os.environ, namespace_file: Path = IN_CLUSTER_NAMESPACE_FILE
+    ) -> EtlPodSettings:
+        def get(name: str, default: str) -> str:
+            # Helm renders unset values as empty strings: treat them as unset.
+            return environ.get(name, "").strip() or default
+
+        pull_policy = get("SIMPLE_ETL_IMAGE_PULL_POLICY", "IfNotPresent")
+        if pull_policy not in PULL_POLICIES:
+            raise ValueError(f"SIMPLE_ETL_IMAGE_PULL_POLICY must be one of {PULL_POLICIES}: {pull_policy!r}")
+        return cls(
+            image=get("SIMPLE_ETL_IMAGE", "simple-etl:0.1.0"),
+            image_pull_policy=pull_policy,
+            namespace=get("SIMPLE_ETL_NAMESPACE", "") or own_namespace(namespace_file),
+            service_account=get("SIMPLE_ETL_SERVICE_ACCOUNT", "simple-etl-etl"),
+            db_secret=get("SIMPLE_ETL_DB_SECRET", "simple-etl-etl-db"),
+            configmap=get("SIMPLE_ETL_CONFIGMAP", "simple-etl-etl"),
+            api_url=get("SIMPLE_ETL_API_URL", "https://randomuser.me/api/1.4/"),
+            deferrable=parse_bool("SIMPLE_ETL_DEFERRABLE", get("SIMPLE_ETL_DEFERRABLE", "true")),
+        )
+
+
+def own_namespace(namespace_file: Path) -> str:
+    """The namespace Airflow itself runs in, so ETL pods land next to it by default."""
+    try:
+        return namespace_file.read_text().strip() or "default"
+    except OSError:  # not running in a pod (a laptop, the tests)
+        return "default"
+
+
+def parse_bool(name: str, value: str) -> bool:
+    # A typo must not silently flip the mode: refuse it, which shows as a DAG import error.
+    if value.lower() in TRUE_WORDS:
+        return True
+    if value.lower() in FALSE_WORDS:
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
+# -- the ETL pod --------------------------------------------------------------------------
+
+
+def pod_security_context() -> k8s.V1PodSecurityContext:
+    """Pod Security Standards "restricted", with the image's own user."""
+    return k8s.V1PodSecurityContext(
+        run_as_non_root=True,
+        run_as_user=ETL_UID,
+        run_as_group=ETL_UID,
+        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def container_security_context() -> k8s.V1SecurityContext:
+    return k8s.V1SecurityContext(
+        allow_privilege_escalation=False,
+        privileged=False,
+        read_only_root_filesystem=True,  # the image writes nothing but /tmp (an emptyDir)
+        run_as_non_root=True,
+        capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def etl_resources() -> k8s.V1ResourceRequirements:
+    # One batch is at most a few thousand JSON records: small requests so shards pack onto
+    # kind's single node, limits that stop a runaway pod before it hurts its neighbours.
+    return k8s.V1ResourceRequirements(
+        requests={"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+        limits={"cpu": "1", "memory": "512Mi", "ephemeral-storage": "512Mi"},
+    )
+
+
+def etl_env(settings: EtlPodSettings) -> list[k8s.V1EnvVar]:
+    """Container env: the API base, and the writer's credentials only by secretKeyRef."""
+    return [
+        k8s.V1EnvVar(name="SIMPLE_ETL_API_URL", value=settings.api_url),
+        secret_env("PGUSER", settings.db_secret, "username"),
+        secret_env("PGPASSWORD", settings.db_secret, "password"),
+    ]
+
+
+def secret_env(name: str, secret: str, key: str) -> k8s.V1EnvVar:
+    return k8s.V1EnvVar(
+        name=name,
+        value_from=k8s.V1EnvVarSource(
+            secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key, optional=False)
+        ),
+    )
+
+
+def etl_env_from(settings: EtlPodSettings) -> list[k8s.V1EnvFromSource]:
+    """PGHOST, PGPORT, PGDATABASE, PGSSLMODE and SIMPLE_ETL_* tuning from the chart's ConfigMap."""
+    return [
+        k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=settings.configmap, optional=False))
+    ]
+
+
+def tmp_volume() -> k8s.V1Volume:
+    return k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="256Mi"))
+
+
+def tmp_volume_mount() -> k8s.V1VolumeMount:
+    return k8s.V1VolumeMount(name="tmp", mount_path="/tmp")  # noqa: S108 - an emptyDir, private to the pod
+
+
+def pod_spec_base() -> k8s.V1Pod:
+    """The pod fields KubernetesPodOperator has no argument for; the operator fills in the rest."""
+    return k8s.V1Pod(
+        spec=k8s.V1PodSpec(
+            containers=[],
+            # Service links would inject <SERVICE>_PORT-style variables for every Service in the
+            # namespace, e.g. SIMPLE_ETL_FAKE_API_PORT, which the ETL rejects as unknown settings.
+            enable_service_links=False,
+            # Spread one run's shards across nodes when the cluster has several; a preference,
+            # so a single-node kind cluster still schedules them all.
+            topology_spread_constraints=[
+                k8s.V1TopologySpreadConstraint(
+                    max_skew=1,
+                    topology_key="kubernetes.io/hostname",
+                    when_unsatisfiable="ScheduleAnyway",
+                    label_selector=k8s.V1LabelSelector(match_labels=dict(ETL_POD_LABELS)),
+                    match_label_keys=["run_id"],  # set by the operator on each pod of a run
+                )
+            ],
+        )
+    )
+
+
+def etl_pod_kwargs(settings: EtlPodSettings, task_id: str, timeout: timedelta) -> dict[str, Any]:
+    """Arguments shared by every ETL task; only the CLI arguments differ between them."""
+    return {
+        "task_id": task_id,
+        "name": f"simple-etl-{task_id.replace('_', '-')}",
+        "namespace": settings.namespace,
+        "image": settings.image,
+        "image_pull_policy": settings.image_pull_policy,
+        "labels": dict(ETL_POD_LABELS),
+        "service_account_name": settings.service_account,
+        # The ETL never talks to the Kubernetes API: no token to steal.
+        "automount_service_account_token": False,
+        "security_context": pod_security_context(),
+        "container_security_context": container_security_context(),
+        "container_resources": etl_resources(),
+        "env_vars": etl_env(settings),
+        "env_from": etl_env_from(settings),
+        "volumes": [tmp_volume()],
+        "volume_mounts": [tmp_volume_mount()],
+        "full_pod_spec": pod_spec_base(),
+        "get_logs": True,
+        "log_events_on_failure": True,
+        # Without a termination message file, the last log line (the ETL's JSON error) shows
+        # in `kubectl describe pod` and in the task log.
+        "termination_message_policy": "FallbackToLogsOnError",
+        # Succeeded pods go; a failed one stays for `kubectl logs` and `kubectl describe`.
+        "on_finish_action": "delete_succeeded_pod",
+        "startup_timeout_seconds": 300,  # a first image pull on a fresh node
+        "execution_timeout": timeout,
+        # Kubernetes stops the pod on its own if Airflow loses track of it.
+        "active_deadline_seconds": int(timeout.total_seconds()),
+        # Waiting on a pod costs no executor slot: the triggerer watches it.
+        "deferrable": settings.deferrable,
+        # Deferred tasks only see logs when they resume; resume this often to stream them.
+        "logging_interval": 60,
+    }
+
+
+# -- fan-out ------------------------------------------------------------------------------
+
+
+@task(execution_timeout=timedelta(minutes=1))
+def plan_shards(batch_id: str, visited_at: str, shards: int | str) -> list[list[str]]:
+    """One `simple-etl run` argument list per shard of the batch.
+
+    The values arrive rendered from templates (`shards` as text); mapped pods receive them
+    verbatim, because Airflow does not render templates in values that come from XCom.
+    """
+    count = int(shards)
+    if not 1 <= count <= MAX_SHARDS:  # the Param already enforces it; stay safe on direct calls
+        raise ValueError(f"shards must be between 1 and {MAX_SHARDS}, not {count}")
+    return [run_arguments(batch_id, shard, count, visited_at) for shard in range(count)]
+
+
+def run_arguments(batch_id: str, shard: int, shards: int, visited_at: str) -> list[str]:
+    """`simple-etl run` for one shard of a batch (docs/interfaces.md)."""
+    return [
+        "run",
+        "--batch-id", batch_id,
+        "--shard", str(shard),
+        "--shards", str(shards),
+        "--visited-at", visited_at,
+    ]  # fmt: skip
+
+
+# -- the DAG ------------------------------------------------------------------------------
+
+pod_settings = EtlPodSettings.from_env()
+
+with DAG(
+    dag_id=DAG_ID,
+    description="Random User API → Postgres warehouse, one Kubernetes pod per ETL step",
+    doc_md=__doc__,
+    schedule="*/5 * * * *",
+    start_date=datetime(2025, 1, 1, tzinfo=UTC),
+    # A paused or stopped scheduler resumes with the latest interval, not a flood of old ones.
+    catchup=False,
+    # Runs of one warehouse go one at a time; the next waits instead of racing the same tables.
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=45),
+    default_args={
+        "owner": "data-platform",
+        "retries": 3,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,  # from 30 s, 1 min, 2 min on (Airflow adds jitter)
+        "max_retry_delay": timedelta(minutes=5),
+    },
+    params={
+        "shards": Param(
+            1,
+            type="integer",
+            minimum=1,
+            maximum=MAX_SHARDS,
+            title="Shards",
+            description="Split this run's extraction over this many pods (same batch).",
+        ),
+    },
+    tags=["simple-etl", "etl", "kubernetes"],
+) as dag:
+    migrate = KubernetesPodOperator(
+        **etl_pod_kwargs(pod_settings, "migrate", timeout=timedelta(minutes=5)),
+        arguments=["migrate"],
+    )
+
+    extract_load = KubernetesPodOperator.partial(
+        **etl_pod_kwargs(pod_settings, "extract_load", timeout=timedelta(minutes=15)),
+    ).expand(
+        arguments=plan_shards(
+            batch_id=BATCH_ID_TEMPLATE, visited_at=VISITED_AT_TEMPLATE, shards="{{ params.shards }}"
+        ),
+    )
+
+    quality_check = KubernetesPodOperator(
+        **etl_pod_kwargs(pod_settings, "quality_check", timeout=timedelta(minutes=5)),
+        arguments=["check", "--batch-id", BATCH_ID_TEMPLATE],
+    )
+
+    migrate >> extract_load >> quality_check
