@@ -6,13 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import random_users_etl
 from airflow.exceptions import ParamValidationError
 from airflow.sdk import DAG, CronTriggerTimetable
 from airflow.sdk.definitions.mappedoperator import MappedOperator
 from airflow.sdk.definitions.param import process_params
 from airflow.serialization.serialized_objects import DagSerialization
 
+import random_users_etl
 from tests.dags.conftest import DAGS_FOLDER, load_dagbag
 
 TASK_IDS = {"migrate", "plan_shards", "extract_load", "quality_check"}

@@ -38,7 +38,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _batch_id(value: str) -> str:
     if not BATCH_ID.match(value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a batch id (letters, digits, . ~ : + @ - _; ≤ 250)")
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a batch id (letters, digits, . ~ : + @ - _; at most 250)"
+        )
     return value
 
 
