@@ -1,0 +1,99 @@
+"""Grafana's provisioning: every dashboard file reaches the pod, wired to the datasource."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+
+from tests.charts.render import (
+    CHART,
+    KUBE_VERSION,
+    NAMESPACE,
+    RELEASE,
+    REPO,
+    Manifests,
+    helm,
+    parse_manifests,
+)
+
+DASHBOARDS = REPO / "grafana" / "dashboards"
+DATASOURCE_UID = "simple-etl-warehouse"
+
+
+def grafana_spec(manifests: Manifests) -> dict:
+    return manifests.get("Deployment", f"{RELEASE}-grafana")["spec"]["template"]["spec"]
+
+
+def datasource_uids(node: object) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        source = node.get("datasource")
+        if isinstance(source, dict) and "uid" in source:
+            found.add(source["uid"])
+        for value in node.values():
+            found |= datasource_uids(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= datasource_uids(value)
+    return found
+
+
+def test_every_dashboard_file_is_provisioned_verbatim(default_manifests: Manifests) -> None:
+    files = sorted(DASHBOARDS.glob("*.json"))
+    assert files, "grafana/dashboards/ holds no dashboard"
+    data = default_manifests.configmap_data(f"{RELEASE}-grafana-dashboards")
+    assert set(data) == {f.name for f in files}
+    for path in files:
+        assert json.loads(data[path.name]) == json.loads(path.read_text()), path.name
+
+
+def test_dashboards_use_the_provisioned_datasource_uid(default_manifests: Manifests) -> None:
+    for path in DASHBOARDS.glob("*.json"):
+        uids = datasource_uids(json.loads(path.read_text()))
+        assert uids <= {DATASOURCE_UID, "-- Grafana --", "grafana"}, f"{path.name}: {uids}"
+
+
+def test_provisioning_files_sit_where_grafana_reads_them(default_manifests: Manifests) -> None:
+    spec = grafana_spec(default_manifests)
+    mounts = {m["mountPath"]: m for m in spec["containers"][0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    for kind in ("datasources", "dashboards"):
+        mount = mounts[f"/etc/grafana/provisioning/{kind}/{kind}.yaml"]
+        assert volumes[mount["name"]]["configMap"]["name"] == f"{RELEASE}-grafana-provisioning"
+        assert mount["subPath"] == f"{kind}.yaml"
+    provider = yaml.safe_load(
+        default_manifests.configmap_data(f"{RELEASE}-grafana-provisioning")["dashboards.yaml"]
+    )
+    (entry,) = provider["providers"]
+    dashboards_mount = mounts[entry["options"]["path"]]
+    assert volumes[dashboards_mount["name"]]["configMap"]["name"] == f"{RELEASE}-grafana-dashboards"
+    assert entry["allowUiUpdates"] is False, "the files are the source of truth"
+
+
+def test_the_chart_picks_up_every_json_file_in_the_folder(tmp_path: Path) -> None:
+    """A new dashboard needs no chart change: render a copy with two more files."""
+    chart = tmp_path / "simple-etl"
+    shutil.copytree(CHART, chart, symlinks=False, ignore=shutil.ignore_patterns("dashboards"))
+    (chart / "dashboards").mkdir()
+    for path in DASHBOARDS.glob("*.json"):
+        shutil.copy(path, chart / "dashboards")
+    for name in ("visitors.json", "demographics.json"):
+        (chart / "dashboards" / name).write_text(json.dumps({"uid": name, "title": name, "panels": []}))
+    (chart / "dashboards" / "notes.txt").write_text("not a dashboard")
+    out = helm(
+        "template", RELEASE, str(chart), "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION,
+        "--show-only", "templates/grafana/grafana-dashboards-configmap.yaml",
+        "--show-only", "templates/grafana/grafana-test-pod.yaml",
+    ).stdout  # fmt: skip
+    manifests = parse_manifests(out)
+    data = manifests.configmap_data(f"{RELEASE}-grafana-dashboards")
+    expected = {p.name for p in DASHBOARDS.glob("*.json")} | {"visitors.json", "demographics.json"}
+    assert set(data) == expected
+    test_env = {
+        e["name"]: e.get("value")
+        for e in manifests.get("Pod", f"{RELEASE}-grafana-test")["spec"]["containers"][0]["env"]
+    }
+    assert test_env["EXPECTED_DASHBOARDS"] == str(len(expected)), "helm test expects every dashboard"
