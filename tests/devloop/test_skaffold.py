@@ -45,27 +45,29 @@ def with_profiles(*names: str) -> dict[str, Any]:
     return config
 
 
-def template_values(release: dict[str, Any]) -> dict[str, Any]:
-    """setValueTemplates with skaffold's IMAGE_REPO_*/IMAGE_TAG_* filled in, as nested values."""
+def release_values(release: dict[str, Any]) -> dict[str, Any]:
+    """setValues, and setValueTemplates with IMAGE_REPO_*/IMAGE_TAG_* filled in, as nested values."""
     context = {}
     for image, ref in BUILT.items():
         key = image.replace("-", "_")
         context[f"IMAGE_REPO_{key}"], context[f"IMAGE_TAG_{key}"] = ref.split(":")
-    values: dict[str, Any] = {}
+    flat = dict(release.get("setValues", {}))
     for dotted, template in release["setValueTemplates"].items():
-        rendered = re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: context[m[1]], template)
+        flat[dotted] = re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: context[m[1]], template)
+    values: dict[str, Any] = {}
+    for dotted, value in flat.items():
         *parents, last = dotted.split(".")
         node = values
         for key in parents:
             node = node.setdefault(key, {})
-        node[last] = rendered
+        node[last] = value
     return values
 
 
 def render(*profiles: str) -> Manifests:
     (release,) = with_profiles(*profiles)["deploy"]["helm"]["releases"]
     return render_chart(
-        values=template_values(release),
+        values=release_values(release),
         values_files=release["valuesFiles"],
         release=release["name"],
         namespace=release["namespace"],
@@ -104,6 +106,13 @@ def test_every_built_artifact_is_deployed():
         key = artifact["image"].replace("-", "_")
         assert f".IMAGE_REPO_{key}}}" in templates and f".IMAGE_TAG_{key}}}" in templates
         assert (REPO / artifact["context"] / "Dockerfile").exists()
+
+
+def test_dag_edits_sync_into_a_writable_dags_folder():
+    scheduler = render("kind").get("Deployment", "simple-etl-airflow-scheduler")["spec"]["template"]["spec"]
+    (container,) = [c for c in scheduler["containers"] if c["name"] == "scheduler"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert "/opt/airflow/dags" in mounts and not mounts["/opt/airflow/dags"].get("readOnly")
 
 
 def test_dag_edits_sync_to_where_the_image_bakes_the_dags():
