@@ -107,6 +107,20 @@ e2e: venv ## End-to-end test against the current kube context; fails when no clu
 	@k8s/preflight.sh helm kubectl
 	E2E_REQUIRED=1 $(VENV)/bin/pytest tests/e2e -m e2e -v
 
+BENCH_VENV := $(CURDIR)/.venv-bench
+
+# The benchmark's own virtualenv: the ETL package plus its peer (dlt), which must never
+# reach .venv or the image.
+$(BENCH_VENV)/.installed: bench/requirements.txt etl_image/pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e ./etl_image -r bench/requirements.txt
+	touch $@
+
+.PHONY: bench
+bench: $(BENCH_VENV)/.installed ## Throughput vs the COPY floor, a naive loader and dlt (not a test; ~3 min)
+	$(BENCH_VENV)/bin/python -m bench.run
+
 .PHONY: memcheck
 memcheck: venv ## Print the ETL's peak memory for 5 000 vs 50 000 people
 	$(VENV)/bin/python -m tests.support.memcheck

@@ -10,14 +10,20 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-from simple_etl.client import Page, RandomUserClient
+from simple_etl.client import Page
 from simple_etl.log import JsonLogger
 
 # The source's login block carries a password and its hashes; none of them is ever
 # written anywhere, the raw landing zone included.
 CREDENTIAL_KEYS = ("password", "salt", "md5", "sha1", "sha256")
+
+
+class PageSource(Protocol):
+    """Where pages come from: RandomUserClient, or a stand-in (the benchmark's generator)."""
+
+    def fetch_page(self, number: int) -> Page: ...
 
 
 def strip_credentials(record: Any) -> Any:
@@ -41,9 +47,10 @@ def copy_lines(batch_id: str, shard: int, page: Page) -> bytes:
 
 
 def extract(
-    client: RandomUserClient, pages: Iterable[int], batch_id: str, shard: int, log: JsonLogger
+    client: PageSource, pages: Iterable[int], batch_id: str, shard: int, log: JsonLogger
 ) -> tuple[IO[bytes], int]:
-    spool = tempfile.TemporaryFile(prefix="simple-etl-spool-")
+    # Handed to the caller open; it closes it once the load has read it.
+    spool = tempfile.TemporaryFile(prefix="simple-etl-spool-")  # noqa: SIM115
     extracted = 0
     try:
         for number in pages:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from simple_etl import db, ledger, transform
 from simple_etl.client import RandomUserClient
@@ -56,7 +56,19 @@ def _extract_and_load(
 ) -> ledger.Counts | None:
     with RandomUserClient(settings, log) as client:
         spool, extracted = extract(client, pages, request.batch_id, request.shard, log)
-    with spool, db.database_errors("loading the batch"), conn, conn.cursor() as cur:
+    with spool:
+        return load(conn, request, spool, len(pages), extracted)
+
+
+def load(
+    conn: Any, request: BatchRequest, spool: IO[bytes], pages: int, extracted: int
+) -> ledger.Counts | None:
+    """The load transaction: lock the ledger row, land the spool, transform, settle the ledger.
+
+    None when a concurrent run of this batch shard got there first. The benchmark
+    (bench/) calls this directly, so what it measures is exactly what `run` executes.
+    """
+    with db.database_errors("loading the batch"), conn, conn.cursor() as cur:
         status = ledger.lock(cur, request.batch_id, request.shard)
         if status == "succeeded":  # a concurrent run of this shard got there first
             return None
@@ -65,7 +77,7 @@ def _extract_and_load(
         )
         applied = transform.apply(cur, request.batch_id, request.shard, request.visited_at)
         counts = ledger.Counts(
-            pages=len(pages),
+            pages=pages,
             extracted=extracted,
             loaded=applied.loaded,
             quarantined=applied.quarantined,

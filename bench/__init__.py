@@ -1,0 +1,1 @@
+"""Throughput benchmarks of the ETL against its floor and its peers (`make bench`)."""
