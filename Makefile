@@ -117,6 +117,13 @@ $(BENCH_VENV)/.installed: bench/requirements.txt etl_image/pyproject.toml
 	$(BENCH_VENV)/bin/pip install --quiet -e ./etl_image -r bench/requirements.txt
 	touch $@
 
+# The air-gapped test cluster's stage: `api` (API server, no node) or `node` (pods run).
+E2E_LOCAL_STAGE ?= node
+
+.PHONY: e2e-local
+e2e-local: venv $(TOOLS)/.helm-$(HELM_VERSION) ## e2e on a throwaway Kubernetes built here (root; ~4-8 min warm, ~15 min cold; not in make test)
+	k8s/airgap/e2e-local.sh $(E2E_LOCAL_STAGE)
+
 .PHONY: bench
 bench: $(BENCH_VENV)/.installed ## Throughput vs the COPY floor, a naive loader and dlt (not a test; ~3 min)
 	$(BENCH_VENV)/bin/python -m bench.run
