@@ -27,6 +27,15 @@ class CpuClock:
     def __init__(self, backend_pid: int) -> None:
         self._stat = f"/proc/{backend_pid}/stat"
 
+    @classmethod
+    def of(cls, conn: Any) -> CpuClock:
+        """The clock of this process and of the backend serving `conn` (left outside a transaction)."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            clock = cls(cur.fetchone()[0])
+        conn.commit()
+        return clock
+
     def client(self) -> float:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return usage.ru_utime + usage.ru_stime

@@ -17,10 +17,7 @@ from simple_etl import db
 def measure(job: Job) -> Result:
     conn = db.connect("simple-etl bench floor")
     try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_backend_pid()")
-            clock = CpuClock(cur.fetchone()[0])
-        conn.commit()
+        clock = CpuClock.of(conn)
         client_cpu, server_cpu = clock.client(), clock.server()
         with open(job["people_file"], "rb") as people, open(job["visits_file"], "rb") as visits:
             started = time.perf_counter()

@@ -33,10 +33,7 @@ def measure(job: Job) -> Result:
     insert_visit = f"INSERT INTO warehouse.visits ({VISITS_COLUMNS}) VALUES (%s, %s, %s, %s)"  # noqa: S608
     conn = db.connect("simple-etl bench naive")
     try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_backend_pid()")
-            clock = CpuClock(cur.fetchone()[0])
-        conn.commit()
+        clock = CpuClock.of(conn)
         client_cpu, server_cpu = clock.client(), clock.server()
         started = time.perf_counter()
         with conn.cursor() as cur:

@@ -28,10 +28,7 @@ def measure(job: Job) -> Result:
     try:
         # What run_batch does before extracting; not part of the path being measured.
         ledger.begin(conn, batch_id, 0, 1, request.visited_at)
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_backend_pid()")
-            clock = CpuClock(cur.fetchone()[0])
-        conn.commit()
+        clock = CpuClock.of(conn)
         client_cpu, server_cpu = clock.client(), clock.server()
         started = time.perf_counter()
         spool, extracted = extract(source, pages, batch_id, 0, JsonLogger("WARNING"))

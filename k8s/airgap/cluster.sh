@@ -22,35 +22,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 
 PKI="$AIRGAP_STATE/pki"
-PIDS="$AIRGAP_STATE/pids"
-LOGS="$AIRGAP_STATE/logs"
 KUBECONFIG_ADMIN="$AIRGAP_STATE/admin.kubeconfig"
-
-start_process() { # name command...
-  local name=$1
-  shift
-  if [[ -f "$PIDS/$name.pid" ]] && kill -0 "$(cat "$PIDS/$name.pid")" 2>/dev/null; then
-    log "$name already runs (pid $(cat "$PIDS/$name.pid"))"
-    return
-  fi
-  # setsid: the component outlives this script; `down` stops it by its recorded pid.
-  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$PIDS/$name.pid"
-  log "started $name (pid $!, log $LOGS/$name.log)"
-}
-
-wait_for() { # description seconds command...
-  local what=$1 seconds=$2
-  shift 2
-  local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      die "$what not ready after ${seconds}s (logs in $LOGS)"
-    fi
-    sleep 1
-  done
-  log "$what is ready"
-}
 
 cert() { # name CN O kind(server|client) [SANs]
   local name=$1 cn=$2 org=$3 kind=$4 sans=${5:-}

@@ -18,6 +18,36 @@ AIRGAP_STATE=${AIRGAP_STATE:-/var/lib/simple-etl-airgap}
 log() { printf '[airgap %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+# Every component runs as a recorded process: started once, stopped by its pid.
+PIDS="$AIRGAP_STATE/pids"
+LOGS="$AIRGAP_STATE/logs"
+
+start_process() { # name command...
+  local name=$1
+  shift
+  if [[ -f "$PIDS/$name.pid" ]] && kill -0 "$(cat "$PIDS/$name.pid")" 2>/dev/null; then
+    log "$name already runs (pid $(cat "$PIDS/$name.pid"))"
+    return
+  fi
+  # setsid: the component outlives this script; `down` stops it by its recorded pid.
+  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$PIDS/$name.pid"
+  log "started $name (pid $!, log $LOGS/$name.log)"
+}
+
+wait_for() { # description seconds command...
+  local what=$1 seconds=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      die "$what not ready after ${seconds}s (logs in $LOGS)"
+    fi
+    sleep 1
+  done
+  log "$what is ready"
+}
+
 AIRGAP_CLUSTER=simple-etl-airgap
 # Ports and ranges chosen not to meet a kind cluster or a developer's own etcd.
 ETCD_PORT=${AIRGAP_ETCD_PORT:-23790}

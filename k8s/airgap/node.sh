@@ -16,8 +16,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 
 PKI="$AIRGAP_STATE/pki"
-PIDS="$AIRGAP_STATE/pids"
-LOGS="$AIRGAP_STATE/logs"
 KUBECTL=("$KUBE_BIN/kubectl" --kubeconfig "$AIRGAP_STATE/admin.kubeconfig")
 CONTAINERD_SOCK="$AIRGAP_RUN/containerd.sock"
 # containerd's content store survives teardown, so a warm run imports nothing.
@@ -25,29 +23,6 @@ CONTAINERD_ROOT="$AIRGAP_CACHE/containerd"
 CGROUP_ROOT=/simple-etl-airgap
 CGROUP_CONTROLLERS=(cpu cpuacct cpuset memory pids devices freezer blkio hugetlb systemd)
 VOLUMES=3
-
-start_process() { # name command...
-  local name=$1
-  shift
-  if [[ -f "$PIDS/$name.pid" ]] && kill -0 "$(cat "$PIDS/$name.pid")" 2>/dev/null; then
-    log "$name already runs (pid $(cat "$PIDS/$name.pid"))"
-    return
-  fi
-  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$PIDS/$name.pid"
-  log "started $name (pid $!, log $LOGS/$name.log)"
-}
-
-wait_for() { # description seconds command...
-  local what=$1 seconds=$2
-  shift 2
-  local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "$what not ready after ${seconds}s (logs in $LOGS)"
-    sleep 2
-  done
-  log "$what is ready"
-}
 
 write_if_changed() { # file < content
   local new
