@@ -13,6 +13,7 @@ from airflow.sdk.definitions.param import process_params
 from airflow.serialization.serialized_objects import DagSerialization
 
 import random_users_etl
+from tests.charts.render import RELEASE, render_chart
 from tests.dags.conftest import DAGS_FOLDER, load_dagbag
 
 TASK_IDS = {"migrate", "plan_shards", "extract_load", "quality_check"}
@@ -199,3 +200,20 @@ def test_deferrable_switch(value: str, expected: bool, tmp_path: Path) -> None:
     environ = {"SIMPLE_ETL_DEFERRABLE": value}
     settings = random_users_etl.EtlPodSettings.from_env(environ, namespace_file=tmp_path / "missing")
     assert settings.deferrable is expected
+
+
+def test_default_settings_are_what_the_default_chart_install_gives(tmp_path: Path) -> None:
+    # The DAG's fallbacks repeat facts the chart owns (the image tag is Chart.yaml's
+    # appVersion): they must stay in lockstep with a default `helm install`.
+    scheduler = render_chart().get("Deployment", f"{RELEASE}-airflow-scheduler")
+    (container,) = scheduler["spec"]["template"]["spec"]["containers"]
+    rendered = {e["name"]: e.get("value") for e in container["env"] if e["name"].startswith("SIMPLE_ETL_")}
+    defaults = random_users_etl.EtlPodSettings.from_env({}, namespace_file=tmp_path / "missing")
+    assert {
+        "SIMPLE_ETL_IMAGE": defaults.image,
+        "SIMPLE_ETL_IMAGE_PULL_POLICY": defaults.image_pull_policy,
+        "SIMPLE_ETL_SERVICE_ACCOUNT": defaults.service_account,
+        "SIMPLE_ETL_DB_SECRET": defaults.db_secret,
+        "SIMPLE_ETL_CONFIGMAP": defaults.configmap,
+        "SIMPLE_ETL_API_URL": defaults.api_url,
+    } == {name: rendered[name] for name in rendered if name != "SIMPLE_ETL_NAMESPACE"}
