@@ -159,7 +159,7 @@ def test_the_grafana_role_reads_reporting_only(migrated: ChartDatabase) -> None:
             for table in (
                 "warehouse.people",
                 "warehouse.batches",
-                "raw.user_payloads",
+                "raw.pages",
                 "warehouse.quarantine",
             ):
                 with pytest.raises(errors.InsufficientPrivilege):

@@ -1,45 +1,13 @@
 """Within one batch, a person seen twice is loaded once, from the first sighting.
 
 The stand-in API never repeats a uuid, so these records are fed to the engine's own
-landing and load directly (as the benchmark does), through `pipeline.load`.
+extract and load directly (tests/support/load.py).
 """
 
 import copy
-from datetime import UTC, datetime
 
-import psycopg2
-
-from simple_etl import ledger, pipeline
-from simple_etl.client import Page
 from simple_etl.fakeapi import generate
-from simple_etl.landing import extract
-from simple_etl.log import JsonLogger
-
-VISITED_AT = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-class Pages:
-    def __init__(self, pages: dict[int, list]) -> None:
-        self.pages = pages
-
-    def fetch_page(self, number: int) -> Page:
-        return Page(number, copy.deepcopy(self.pages[number]))
-
-
-def load(warehouse, batch_id, pages):
-    env = warehouse.env()
-    conn = psycopg2.connect(
-        host=env["PGHOST"], port=env["PGPORT"], dbname=env["PGDATABASE"],
-        user=env["PGUSER"], password=env["PGPASSWORD"],
-    )  # fmt: skip
-    try:
-        ledger.begin(conn, batch_id, 0, 1, VISITED_AT)
-        spool, extracted = extract(Pages(pages), sorted(pages), batch_id, 0, JsonLogger("WARNING"))
-        with spool:
-            request = pipeline.BatchRequest(batch_id, 0, 1, VISITED_AT)
-            return pipeline.load(conn, request, spool, len(pages), extracted)
-    finally:
-        conn.close()
+from tests.support.load import load_pages as load
 
 
 def test_a_repeated_uuid_keeps_its_first_sighting_and_quarantines_the_others(etl):

@@ -34,8 +34,9 @@ def test_the_latest_batch_is_checked_by_default(loaded):
          "WHERE person_uuid IN (SELECT person_uuid FROM warehouse.visits LIMIT 3)",
          "counts_reconcile", "tables 1000/997/0"),
         ("UPDATE warehouse.batches SET finished_at = now() - interval '2 hours'", "freshness", "limit 3600s"),
-        ("UPDATE raw.user_payloads SET payload = jsonb_set(payload, '{login,password}', '\"hunter2\"') "
-         "WHERE seq = 0", "no_credentials", "2 raw payloads carry login credentials"),
+        ("UPDATE raw.pages "
+         "SET payload = jsonb_set(payload::jsonb, '{0,login,password}', '\"hunter2\"')::json",
+         "no_credentials", "2 raw payloads carry login credentials"),
         ("INSERT INTO warehouse.batches (batch_id, shard, shards, status, visited_at, started_at) "
          "VALUES ('batch-1', 1, 2, 'failed', now(), now())", "batch_succeeded", "1 of 2 shards succeeded"),
     ],

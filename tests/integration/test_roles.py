@@ -32,7 +32,7 @@ def test_the_reader_sees_every_reporting_view(loaded, view):
 @pytest.mark.parametrize(
     "table",
     [
-        "raw.user_payloads",
+        "raw.pages",
         "warehouse.people",
         "warehouse.visits",
         "warehouse.batches",

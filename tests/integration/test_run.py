@@ -32,12 +32,13 @@ def test_a_batch_of_5000_people_loads(etl):
     assert summary["extracted"] == summary["loaded"] == summary["new_people"] == 5000
     assert summary["quarantined"] == summary["returning_people"] == 0
     assert etl.warehouse.table_counts() == {
-        "raw.user_payloads": 5000,
+        "raw.pages": 10,
         "warehouse.batches": 1,
         "warehouse.people": 5000,
         "warehouse.quarantine": 0,
         "warehouse.visits": 5000,
     }
+    assert etl.warehouse.raw_records() == 5000
     status, extracted = etl.warehouse.query("SELECT status, extracted FROM warehouse.batches")[0]
     assert (status, extracted) == ("succeeded", 5000)
     events = [entry["event"] for entry in result.logs]

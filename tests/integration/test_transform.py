@@ -8,7 +8,7 @@ from simple_etl.fakeapi import generate
 
 def test_source_values_arrive_typed(etl):
     assert etl.run("batch-1", SIMPLE_ETL_BATCH_SIZE="500").exit_code == 0
-    pages = etl.warehouse.query("SELECT DISTINCT page FROM raw.user_payloads")
+    pages = etl.warehouse.query("SELECT page FROM raw.pages")
     assert len(pages) == 1
     source = generate("simple-etl", pages[0][0], 500)
     rows = {

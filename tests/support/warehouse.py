@@ -44,6 +44,10 @@ class Warehouse:
         )
         return {name: self.scalar(f"SELECT count(*) FROM {name}") for (name,) in tables}  # noqa: S608
 
+    def raw_records(self) -> int:
+        """Records landed in the raw zone (a row of raw.pages holds a page of them)."""
+        return self.scalar("SELECT coalesce(sum(json_array_length(payload)), 0) FROM raw.pages")
+
 
 def create_roles(server: PostgresServer) -> dict[str, Role]:
     return {name: server.create_role(name) for name in (ETL_ROLE, READER_ROLE)}

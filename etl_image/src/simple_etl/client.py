@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -113,9 +114,11 @@ class RandomUserClient:
 
 def _accept(response: requests.Response, number: int, expected: int) -> list[Any]:
     try:
-        body = response.json()
-    except ValueError:
-        raise TransientError(f"page {number}: body is not valid JSON (truncated or not the API)") from None
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError as error:
+        raise TransientError(
+            f"page {number}: body is not valid JSON (truncated or not the API): {error}"
+        ) from None
     if not isinstance(body, dict) or "error" in body:
         detail = body.get("error") if isinstance(body, dict) else type(body).__name__
         raise TransientError(f"page {number}: API answered an error: {detail}")

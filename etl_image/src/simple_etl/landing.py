@@ -1,19 +1,23 @@
-"""Extract into a spool file of COPY-ready lines, credentials already removed.
+"""Extract into a spool file of COPY-ready raw pages, credentials already removed.
 
 Pages stream through memory one at a time into a temporary file, so memory stays
 flat however large the batch, and the database transaction opens only once every
-page has been accepted: a failed extraction never touches the warehouse.
+page has been accepted: a failed extraction never touches the warehouse. The spool
+holds one line per page, a row of raw.pages: the load reads the pages back from it, one
+at a time, to transform them, then lands it as it is.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import IO, Any, Protocol
+
+import orjson
 
 from simple_etl.client import Page
 from simple_etl.log import JsonLogger
+from simple_etl.overlap import no_cyclic_gc
 
 # The source's login block carries a password and its hashes; none of them is ever
 # written anywhere, the raw landing zone included.
@@ -34,16 +38,19 @@ def strip_credentials(record: Any) -> Any:
     return record
 
 
-def copy_lines(batch_id: str, shard: int, page: Page) -> bytes:
-    """Rows of raw.user_payloads in COPY text format (batch_id, shard, page, seq, payload)."""
-    prefix = f"{batch_id}\t{shard}\t{page.number}\t"
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    # JSON escapes control characters itself; only backslashes need COPY's escaping.
-    lines = [
-        f"{prefix}{seq}\t{encode(strip_credentials(record)).replace(chr(92), chr(92) * 2)}\n"
-        for seq, record in enumerate(page.records)
-    ]
-    return "".join(lines).encode()
+def copy_line(batch_id: str, shard: int, page: Page) -> bytes:
+    """The page as one row of raw.pages in COPY text format: its records, credentials removed."""
+    records = orjson.dumps([strip_credentials(record) for record in page.records])
+    # JSON escapes control characters itself; only backslashes need COPY's escaping. The
+    # batch id cannot hold a tab or a backslash (cli.BATCH_ID).
+    return b"%s\t%d\t%d\t%s\n" % (batch_id.encode(), shard, page.number, records.replace(b"\\", b"\\\\"))
+
+
+def read_pages(spool: IO[bytes]) -> Iterator[Page]:
+    """The pages of a spool, one at a time, as `copy_line` wrote them."""
+    for line in spool:
+        _, _, number, payload = line.rstrip(b"\n").split(b"\t", 3)
+        yield Page(int(number), orjson.loads(payload.replace(b"\\\\", b"\\")))
 
 
 def extract(
@@ -53,11 +60,12 @@ def extract(
     spool = tempfile.TemporaryFile(prefix="simple-etl-spool-")  # noqa: SIM115
     extracted = 0
     try:
-        for number in pages:
-            page = client.fetch_page(number)
-            spool.write(copy_lines(batch_id, shard, page))
-            extracted += len(page.records)
-            log.info("extract.page", page=number, records=len(page.records))
+        with no_cyclic_gc():
+            for number in pages:
+                page = client.fetch_page(number)
+                spool.write(copy_line(batch_id, shard, page))
+                extracted += len(page.records)
+                log.info("extract.page", page=number, records=len(page.records))
     except BaseException:
         spool.close()
         raise

@@ -1,19 +1,21 @@
-"""One batch shard end to end: plan → extract → land → transform → settle the ledger."""
+"""One batch shard end to end: plan → extract → transform and apply → land → settle the ledger."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from simple_etl import db, ledger, transform
+from simple_etl import db, ledger, overlap, upsert
 from simple_etl.client import RandomUserClient
 from simple_etl.config import Settings
 from simple_etl.errors import EtlError
-from simple_etl.landing import extract
+from simple_etl.landing import extract, read_pages
 from simple_etl.log import JsonLogger
 from simple_etl.plan import batch_pages, shard_pages
+from simple_etl.transform import Transform
 
 
 @dataclass(frozen=True)
@@ -63,19 +65,24 @@ def _extract_and_load(
 def load(
     conn: Any, request: BatchRequest, spool: IO[bytes], pages: int, extracted: int
 ) -> ledger.Counts | None:
-    """The load transaction: lock the ledger row, land the spool, transform, settle the ledger.
+    """The load transaction: lock the ledger row, transform and apply page after page,
+    land the raw pages, settle the ledger.
 
     None when a concurrent run of this batch shard got there first. The benchmark
     (bench/) calls this directly, so what it measures is exactly what `run` executes.
     """
-    with db.database_errors("loading the batch"), conn, conn.cursor() as cur:
+    with db.database_errors("loading the batch"), conn, conn.cursor() as cur, overlap.no_cyclic_gc():
         status = ledger.lock(cur, request.batch_id, request.shard)
         if status == "succeeded":  # a concurrent run of this shard got there first
             return None
-        cur.copy_expert(
-            "COPY raw.user_payloads (batch_id, shard, page, seq, payload) FROM STDIN", spool, size=1 << 20
-        )
-        applied = transform.apply(cur, request.batch_id, request.shard, request.visited_at)
+        upsert.create_staging(cur)
+        applied = upsert.Applied()
+        # The next page is transformed while the server applies this one.
+        for staged in overlap.ahead(_transformed(spool)):
+            applied += upsert.apply(cur, staged, request.batch_id, request.shard, request.visited_at)
+        # Landed last, in one COPY, once no transform competes with it for the CPU.
+        spool.seek(0)
+        upsert.land(cur, spool)
         counts = ledger.Counts(
             pages=pages,
             extracted=extracted,
@@ -86,6 +93,13 @@ def load(
         )
         ledger.succeed(cur, request.batch_id, request.shard, counts)
     return counts
+
+
+def _transformed(spool: IO[bytes]) -> Iterator[bytes]:
+    """Each spooled page's staging rows."""
+    transform = Transform()
+    for page in read_pages(spool):
+        yield transform.page_rows(page)
 
 
 def _record_failure(conn: Any, request: BatchRequest, error: EtlError, log: JsonLogger) -> None:

@@ -59,7 +59,7 @@ def _counts_reconcile(cur: cursor, settings: Settings, batch_id: str) -> Finding
     cur.execute(
         """
         SELECT b.shard, b.extracted, b.loaded, b.quarantined,
-               (SELECT count(*) FROM raw.user_payloads r
+               (SELECT coalesce(sum(json_array_length(r.payload)), 0) FROM raw.pages r
                  WHERE r.batch_id = b.batch_id AND r.shard = b.shard),
                (SELECT count(*) FROM warehouse.visits v
                  WHERE v.batch_id = b.batch_id AND v.shard = b.shard),
@@ -112,7 +112,8 @@ def _people_have_visits(cur: cursor, settings: Settings, batch_id: str) -> Findi
 
 def _no_credentials(cur: cursor, settings: Settings, batch_id: str) -> Finding:
     cur.execute(
-        "SELECT count(*) FROM raw.user_payloads WHERE batch_id = %s AND payload -> 'login' ?| %s",
+        "SELECT count(*) FROM raw.pages p, json_array_elements(p.payload) r "
+        "WHERE p.batch_id = %s AND (r -> 'login')::jsonb ?| %s",
         (batch_id, list(CREDENTIAL_KEYS)),
     )
     (leaked,) = cur.fetchone()

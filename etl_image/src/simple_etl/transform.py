@@ -1,138 +1,159 @@
-"""The set-based transform: landed raw JSON → typed warehouse rows, in one statement.
+"""Records → typed rows: validation, de-duplication and the quarantine reasons.
 
-Validation, de-duplication, quarantine, the people upsert and the visits insert run
-inside Postgres over the rows just landed, so no record crosses the wire twice and
-every row is checked before it is cast. A record failing a check goes to quarantine
-with the first reason it fails; it never aborts the batch.
+One record at a time, in the loader, as a line of COPY text for the staging table
+(`upsert.STAGED_COLUMNS`): a valid record's fields typed as text Postgres will cast
+without error, or a rejected record's reason and payload. Doing this in Python rather
+than in SQL over the landed JSON keeps the database doing only what must happen there
+(the writes) and lets both run at once (pipeline.load overlaps them); bench/README.md
+has the measurements.
 
-Where the time goes, and why the statement is shaped the way it is (bench/README.md
-has the measurements):
-* every field is read out of the jsonb once, in `landed`, and checked and cast from
-  there; the payload itself is not carried along (only quarantine needs it, and it
-  fetches the few rejected ones back by key);
-* duplicates within the batch are found by hashing the valid uuids, not by sorting
-  every row by uuid, and looked up per row rather than joined;
-* visits are the people rows the upsert returns, so nothing is read twice.
+Every check here is what lets the staging COPY cast without error: a record that would
+make Postgres fail is quarantined with its reason instead, and never aborts the batch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import calendar
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
-from psycopg2.extensions import cursor
+import orjson
 
-UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+from simple_etl.client import Page
 
-# Each source field once, as text, under the name of the column it becomes.
-FIELDS = """
-    jsonb_typeof(p) AS kind,
-    p #>> '{login,uuid}' AS person_uuid, p ->> 'gender' AS gender, p #>> '{name,title}' AS title,
-    p #>> '{name,first}' AS first_name, p #>> '{name,last}' AS last_name, p ->> 'email' AS email,
-    p #>> '{login,username}' AS username, p ->> 'phone' AS phone, p ->> 'cell' AS cell,
-    p #>> '{dob,date}' AS born_at, p #>> '{registered,date}' AS registered_at,
-    p ->> 'nat' AS nationality, p #>> '{location,country}' AS country,
-    p #>> '{location,state}' AS state, p #>> '{location,city}' AS city,
-    p #>> '{location,street,number}' AS street_number, p #>> '{location,street,name}' AS street_name,
-    p #>> '{location,postcode}' AS postcode,  -- int or string at the source; text here
-    p #>> '{location,coordinates,latitude}' AS latitude,
-    p #>> '{location,coordinates,longitude}' AS longitude,
-    p #>> '{location,timezone,offset}' AS tz_offset,
-    p #>> '{id,name}' AS id_name, p #>> '{id,value}' AS id_value
-"""
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}").fullmatch
+COUNTRY_CODE = re.compile(r"[A-Z]{2}").fullmatch
+TIMESTAMP = re.compile(  # ISO-8601 with an explicit zone, as the API writes them
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{1,6})?(?:Z|[+-](?:0[0-9]|1[0-4]):[0-5][0-9])"
+).fullmatch
+COORDINATE = re.compile(r"-?[0-9]{1,3}(?:\.[0-9]{1,12})?").fullmatch
+INTEGER = re.compile(r"-?[0-9]{1,9}").fullmatch
 
-# The first matching reason wins; the order runs from structure to detail.
-REASONS = f"""
-    CASE
-        WHEN kind <> 'object' THEN 'payload is not a JSON object'
-        WHEN coalesce(person_uuid, '') !~ '{UUID_PATTERN}' THEN 'login.uuid is missing or not a UUID'
-        WHEN coalesce(first_name, '') = '' OR coalesce(last_name, '') = ''
-            THEN 'name.first or name.last is missing'
-        WHEN coalesce(gender, '') NOT IN ('female', 'male') THEN 'gender is not female or male'
-        WHEN coalesce(nationality, '') !~ '^[A-Z]{{2}}$' THEN 'nat is not a two-letter country code'
-        WHEN coalesce(country, '') = '' THEN 'location.country is missing'
-        WHEN NOT warehouse.is_timestamp(born_at) THEN 'dob.date is not an ISO-8601 timestamp'
-        WHEN NOT warehouse.is_timestamp(registered_at)
-            THEN 'registered.date is not an ISO-8601 timestamp'
-        WHEN NOT (warehouse.is_coordinate(latitude, 90) AND warehouse.is_coordinate(longitude, 180))
-            THEN 'location.coordinates are not a latitude/longitude in range'
-        WHEN street_number !~ '^-?[0-9]{{1,9}}$' THEN 'location.street.number is not an integer'
-    END
-"""
+DUPLICATE = "duplicate login.uuid within the batch"
+NUL = "a text field contains a NUL character, which Postgres text cannot hold"
 
-# Composed of the constants above only; every value is a bound parameter. The statement
-# has no joins on purpose: its plan cannot go wrong on a table without statistics yet.
-APPLY = f"""
-WITH landed AS (
-    SELECT f.*, page::bigint << 32 | seq AS place, {REASONS} AS reason
-      FROM (SELECT page, seq, {FIELDS}
-              FROM (SELECT page, seq, payload AS p FROM raw.user_payloads
-                     WHERE batch_id = %(batch_id)s AND shard = %(shard)s) r
-            OFFSET 0) f  -- a fence: each field is extracted once, not once per reference
-), repeated AS (
-    -- Every uuid found more than once among the valid rows, with the place (page, seq)
-    -- of its first row: the one that stays. Usually empty; a lookup, not a join.
-    SELECT coalesce(jsonb_object_agg(uuid, first), '{{}}') AS first
-      FROM (SELECT lower(person_uuid) AS uuid, min(place) AS first
-              FROM landed WHERE reason IS NULL
-             GROUP BY 1 HAVING count(*) > 1) d
-), quarantined AS (
-    INSERT INTO warehouse.quarantine (batch_id, shard, page, seq, reason, payload)
-    SELECT %(batch_id)s, %(shard)s, l.page, l.seq,
-           coalesce(l.reason, 'duplicate login.uuid within the batch'),
-           (SELECT r.payload FROM raw.user_payloads r
-             WHERE r.batch_id = %(batch_id)s AND r.shard = %(shard)s AND r.page = l.page AND r.seq = l.seq)
-      FROM landed l
-     WHERE l.reason IS NOT NULL
-        OR ((SELECT first FROM repeated) ->> lower(l.person_uuid))::bigint <> l.place
-    RETURNING 1
-), people AS (
-    -- A person's attributes come from the first sighting (a uuid is one immutable
-    -- person at the source); later sightings only move first/last seen.
-    INSERT INTO warehouse.people AS cur (
-        person_uuid, gender, title, first_name, last_name, email, username, phone, cell,
-        born_at, registered_at, nationality, country, state, city, street_number, street_name,
-        postcode, latitude, longitude, tz_offset, id_name, id_value,
-        first_seen_at, last_seen_at, first_batch_id, last_batch_id)
-    SELECT person_uuid::uuid, gender, title, first_name, last_name, email, username, phone, cell,
-           born_at::timestamptz, registered_at::timestamptz, nationality, country, state, city,
-           street_number::integer, street_name, postcode, latitude::numeric, longitude::numeric,
-           tz_offset, nullif(id_name, ''), id_value,
-           %(visited_at)s, %(visited_at)s, %(batch_id)s, %(batch_id)s
-      FROM landed l
-     WHERE l.reason IS NULL
-       AND coalesce(((SELECT first FROM repeated) ->> lower(l.person_uuid))::bigint, l.place) = l.place
-    ON CONFLICT (person_uuid) DO UPDATE SET
-        first_seen_at  = least(cur.first_seen_at, excluded.first_seen_at),
-        first_batch_id = CASE WHEN excluded.first_seen_at < cur.first_seen_at
-                              THEN excluded.first_batch_id ELSE cur.first_batch_id END,
-        last_seen_at   = greatest(cur.last_seen_at, excluded.last_seen_at),
-        last_batch_id  = CASE WHEN excluded.last_seen_at > cur.last_seen_at
-                              THEN excluded.last_batch_id ELSE cur.last_batch_id END
-    RETURNING person_uuid, (xmax = 0) AS inserted
-), visits AS (
-    INSERT INTO warehouse.visits (batch_id, person_uuid, shard, visited_at)
-    SELECT %(batch_id)s, person_uuid, %(shard)s, %(visited_at)s FROM people
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM quarantined),
-       (SELECT count(*) FILTER (WHERE inserted) FROM people),
-       (SELECT count(*) FILTER (WHERE NOT inserted) FROM people),
-       (SELECT count(*) FROM visits)
-"""  # noqa: S608
+NULL = r"\N"
+FIELDS = 23  # typed columns of a valid record, after (page, seq, reason, payload)
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+EMPTY: dict[str, Any] = {}
 
 
-@dataclass(frozen=True)
-class Applied:
-    quarantined: int
-    new_people: int
-    returning_people: int
-    loaded: int
+@dataclass
+class Transform:
+    """The transform of one batch shard. It remembers the uuids it has let through, so
+    that a person seen twice in the batch is loaded once, from the first sighting."""
+
+    seen: set[str] = field(default_factory=set)
+
+    def page_rows(self, page: Page) -> bytes:
+        """The page's staging rows, as COPY text."""
+        lines = []
+        for seq, record in enumerate(page.records):
+            fields = typed_fields(record)
+            if isinstance(fields, str):
+                line = _rejected(fields, record)
+            else:
+                fields[0] = uuid = fields[0].lower()  # one person however the uuid is spelled
+                text = _copy_text(fields)
+                if text is None:
+                    line = _rejected(NUL, record)
+                elif uuid in self.seen:
+                    line = _rejected(DUPLICATE, record)
+                else:
+                    self.seen.add(uuid)
+                    line = text
+            lines.append(f"{page.number}\t{seq}\t{line}\n")
+        return "".join(lines).encode()
 
 
-def apply(cur: cursor, batch_id: str, shard: int, visited_at: datetime) -> Applied:
-    cur.execute(APPLY, {"batch_id": batch_id, "shard": shard, "visited_at": visited_at})
-    row = cur.fetchone()
-    assert row is not None
-    return Applied(*row)
+def typed_fields(record: Any) -> list[str | None] | str:
+    """The record's columns as COPY-ready text, or the reason it is rejected.
+
+    The first failing check gives the reason; they run from structure to detail. A field
+    is read as Postgres' `->>` would: a string as it is, a number or boolean as its JSON
+    text, a missing field (or one under a non-object) as NULL.
+    """
+    if type(record) is not dict:
+        return "payload is not a JSON object"
+    get = record.get
+    login, name, location = _object(get("login")), _object(get("name")), _object(get("location"))
+    uuid = login.get("uuid")
+    if type(uuid) is not str or not UUID(uuid):
+        return "login.uuid is missing or not a UUID"
+    first, last = _text(name.get("first")), _text(name.get("last"))
+    if not first or not last:
+        return "name.first or name.last is missing"
+    gender = get("gender")
+    if gender != "female" and gender != "male":
+        return "gender is not female or male"
+    nationality = get("nat")
+    if type(nationality) is not str or not COUNTRY_CODE(nationality):
+        return "nat is not a two-letter country code"
+    country = _text(location.get("country"))
+    if not country:
+        return "location.country is missing"
+    born_at = _object(get("dob")).get("date")
+    if not _is_timestamp(born_at):
+        return "dob.date is not an ISO-8601 timestamp"
+    registered_at = _object(get("registered")).get("date")
+    if not _is_timestamp(registered_at):
+        return "registered.date is not an ISO-8601 timestamp"
+    coordinates = _object(location.get("coordinates"))
+    latitude, longitude = _text(coordinates.get("latitude")), _text(coordinates.get("longitude"))
+    if not (_is_coordinate(latitude, 90) and _is_coordinate(longitude, 180)):
+        return "location.coordinates are not a latitude/longitude in range"
+    street = _object(location.get("street"))
+    street_number = _text(street.get("number"))
+    if street_number is not None and not INTEGER(street_number):
+        return "location.street.number is not an integer"
+    identity = _object(get("id"))
+    return [
+        uuid, gender, _text(name.get("title")), first, last, _text(get("email")),
+        _text(login.get("username")), _text(get("phone")), _text(get("cell")), born_at, registered_at,
+        nationality, country, _text(location.get("state")), _text(location.get("city")), street_number,
+        _text(street.get("name")), _text(location.get("postcode")), latitude, longitude,
+        _text(_object(location.get("timezone")).get("offset")), _text(identity.get("name")) or None,
+        _text(identity.get("value")),
+    ]  # fmt: skip
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if type(value) is dict else EMPTY
+
+
+def _text(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    return orjson.dumps(value).decode()  # numbers and booleans as JSON writes them
+
+
+def _is_timestamp(value: Any) -> bool:
+    if type(value) is not str or not TIMESTAMP(value):
+        return False
+    year, day = int(value[:4]), int(value[8:10])
+    return year > 0 and (day <= 28 or day <= calendar.monthrange(year, int(value[5:7]))[1])
+
+
+def _is_coordinate(value: str | None, bound: int) -> bool:
+    return value is not None and COORDINATE(value) is not None and abs(float(value)) <= bound
+
+
+def _copy_text(fields: list[str | None]) -> str | None:
+    """The fields as one line of COPY text (after page, seq, reason and payload); None
+    when one holds a NUL character, which no Postgres text can store."""
+    line = "\t".join([NULL if value is None else value for value in fields])
+    # Almost no value needs COPY's escapes: check the joined line once, escape only then
+    # (the only backslashes allowed are those of the NULL markers).
+    escapes = line.count("\\") != fields.count(None)
+    if escapes or line.count("\t") != FIELDS - 1 or "\n" in line or "\r" in line:
+        line = "\t".join(NULL if value is None else value.translate(COPY_ESCAPES) for value in fields)
+    if "\x00" in line:
+        return None
+    return f"{NULL}\t{NULL}\t{line}"
+
+
+def _rejected(reason: str, record: Any) -> str:
+    payload = orjson.dumps(record).decode().replace("\\", "\\\\")  # JSON escapes the rest itself
+    return f"{reason}\t{payload}" + f"\t{NULL}" * FIELDS

@@ -1,0 +1,58 @@
+"""Run the loader's Python work while the database works.
+
+The load alternates between two kinds of work: transforming a page (Python, this
+process) and applying it (Postgres, another process, usually another machine). Done
+one after the other, each waits for the other. `ahead` computes the next item of an
+iterator in a worker thread while the caller handles the current one; psycopg2
+releases the GIL while it waits for the server, so the two really run at once.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+# When the server answers, the waiting thread needs the GIL back from the worker; the
+# interpreter hands it over after this many seconds (default 5 ms, a long idle time
+# for a server that applies a page in about 80 ms).
+SWITCH_INTERVAL = 0.0005
+
+
+def ahead(items: Iterable[T]) -> Iterator[T]:
+    """Yield the items of `items`, each computed in a worker thread while the caller
+    handles the one before. An exception in the worker is raised here."""
+    iterator = iter(items)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="simple-etl-ahead") as worker:
+            following = worker.submit(next, iterator, _DONE)
+            while (item := following.result()) is not _DONE:
+                following = worker.submit(next, iterator, _DONE)
+                yield item  # type: ignore[misc]
+    finally:
+        sys.setswitchinterval(interval)
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector.
+
+    Parsing and transforming pages makes millions of short-lived containers without
+    reference cycles; reference counting frees them all. The cyclic collector would
+    scan them again and again for nothing: half the time of parsing a page.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -1,0 +1,105 @@
+"""Into the warehouse: quarantine, the people upsert, the visits, the raw pages.
+
+The loader COPYs each page's rows (transform.Transform) into a temporary staging table,
+and one statement applies them: rejected records to quarantine with their reason,
+valid ones upserted into people, and a visit for each. The staging table is typed, so
+the COPY does the casting, and temporary, so it writes no WAL; it is emptied after each
+page, which keeps it within Postgres' temporary buffers.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO
+
+from psycopg2.extensions import cursor
+
+PERSON_COLUMNS = (
+    "person_uuid, gender, title, first_name, last_name, email, username, phone, cell, born_at, "
+    "registered_at, nationality, country, state, city, street_number, street_name, postcode, "
+    "latitude, longitude, tz_offset, id_name, id_value"
+)
+
+# (page, seq, reason, payload) then the person's columns, in transform.typed_fields' order.
+CREATE_STAGING = """
+CREATE TEMPORARY TABLE staged (
+    page integer NOT NULL, seq integer NOT NULL, reason text, payload json,
+    person_uuid uuid, gender text, title text, first_name text, last_name text, email text,
+    username text, phone text, cell text, born_at timestamptz, registered_at timestamptz,
+    nationality text, country text, state text, city text, street_number integer,
+    street_name text, postcode text, latitude numeric(9, 6), longitude numeric(9, 6),
+    tz_offset text, id_name text, id_value text
+) ON COMMIT DROP
+"""
+
+COPY_RAW = "COPY raw.pages (batch_id, shard, page, payload) FROM STDIN"
+COPY_STAGED = "COPY staged FROM STDIN"
+
+# Every value is a bound parameter. A person's attributes come from the first sighting
+# (a uuid is one immutable person at the source); later sightings only move first/last seen.
+APPLY = f"""
+WITH quarantined AS (
+    INSERT INTO warehouse.quarantine (batch_id, shard, page, seq, reason, payload)
+    SELECT %(batch_id)s, %(shard)s, page, seq, reason, payload FROM staged WHERE reason IS NOT NULL
+    RETURNING 1
+), people AS (
+    INSERT INTO warehouse.people AS cur (
+        {PERSON_COLUMNS}, first_seen_at, last_seen_at, first_batch_id, last_batch_id)
+    SELECT {PERSON_COLUMNS}, %(visited_at)s, %(visited_at)s, %(batch_id)s, %(batch_id)s
+      FROM staged WHERE reason IS NULL
+    ON CONFLICT (person_uuid) DO UPDATE SET
+        first_seen_at  = least(cur.first_seen_at, excluded.first_seen_at),
+        first_batch_id = CASE WHEN excluded.first_seen_at < cur.first_seen_at
+                              THEN excluded.first_batch_id ELSE cur.first_batch_id END,
+        last_seen_at   = greatest(cur.last_seen_at, excluded.last_seen_at),
+        last_batch_id  = CASE WHEN excluded.last_seen_at > cur.last_seen_at
+                              THEN excluded.last_batch_id ELSE cur.last_batch_id END
+    RETURNING person_uuid, (xmax = 0) AS inserted
+), visits AS (
+    INSERT INTO warehouse.visits (batch_id, person_uuid, shard, visited_at)
+    SELECT %(batch_id)s, person_uuid, %(shard)s, %(visited_at)s FROM people
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM quarantined),
+       (SELECT count(*) FILTER (WHERE inserted) FROM people),
+       (SELECT count(*) FILTER (WHERE NOT inserted) FROM people),
+       (SELECT count(*) FROM visits)
+"""  # noqa: S608 - composed of constants only
+
+
+@dataclass(frozen=True)
+class Applied:
+    quarantined: int = 0
+    new_people: int = 0
+    returning_people: int = 0
+    loaded: int = 0
+
+    def __add__(self, other: Applied) -> Applied:
+        return Applied(
+            self.quarantined + other.quarantined,
+            self.new_people + other.new_people,
+            self.returning_people + other.returning_people,
+            self.loaded + other.loaded,
+        )
+
+
+def create_staging(cur: cursor) -> None:
+    cur.execute(CREATE_STAGING)
+
+
+def apply(cur: cursor, staged: bytes, batch_id: str, shard: int, visited_at: datetime) -> Applied:
+    """Stage one page's rows (transform.Transform.page_rows) and apply them."""
+    cur.copy_expert(COPY_STAGED, io.BytesIO(staged), size=1 << 20)
+    cur.execute(APPLY, {"batch_id": batch_id, "shard": shard, "visited_at": visited_at})
+    row = cur.fetchone()
+    assert row is not None
+    cur.execute("TRUNCATE staged")
+    return Applied(*row)
+
+
+def land(cur: cursor, spool: IO[bytes]) -> None:
+    """COPY the spooled pages (landing.copy_line) into raw.pages."""
+    cur.copy_expert(COPY_RAW, spool, size=1 << 20)
