@@ -154,9 +154,9 @@ def ctes(sql: str) -> set[str]:
 
 def test_the_relation_check_catches_direct_reads():
     # The check above must be able to fail.
-    assert relations("SELECT 1 FROM warehouse.people p JOIN raw.user_payloads USING (x)") == {
+    assert relations("SELECT 1 FROM warehouse.people p JOIN raw.pages USING (x)") == {
         "warehouse.people",
-        "raw.user_payloads",
+        "raw.pages",
     }
     assert relations("SELECT extract(epoch FROM max(t)) FROM reporting.batches") == {"reporting.batches"}
     assert ctes("WITH batch AS (SELECT 1), other AS (SELECT 2) SELECT 1") == {"batch", "other"}

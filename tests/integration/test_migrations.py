@@ -71,3 +71,40 @@ def test_migrate_waits_for_a_database_lock_instead_of_failing(warehouse):
         assert child.wait(timeout=60) == 0
     finally:
         conn.close()
+
+
+def test_a_warehouse_landed_per_record_moves_to_pages(warehouse):
+    """0003: a database at version 2 keeps its raw records, regrouped into pages in order."""
+    before = [m for m in available() if m.version < 3]
+    conn = warehouse.server.connect(warehouse.dbname, warehouse.etl)  # as the writer, who owns it all
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE public.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+                "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            for migration in before:
+                cur.execute(migration.sql)
+                cur.execute(
+                    "INSERT INTO public.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                    (migration.version, migration.name, migration.checksum),
+                )
+            cur.execute(
+                "INSERT INTO warehouse.batches (batch_id, shard, shards, status, visited_at, started_at) "
+                "VALUES ('old', 0, 1, 'succeeded', now(), now())"
+            )
+            for page, seq, name in ((1, 1, "b"), (1, 0, "a"), (2, 0, "c")):
+                cur.execute(
+                    "INSERT INTO raw.user_payloads (batch_id, shard, page, seq, payload) "
+                    "VALUES ('old', 0, %s, %s, jsonb_build_object('n', %s))",
+                    (page, seq, name),
+                )
+    finally:
+        conn.close()
+
+    result = simple_etl("migrate", env=warehouse.env())
+
+    assert result.exit_code == 0, result.stderr
+    assert result.summary["applied"] == [m.version for m in available() if m.version >= 3]
+    pages = warehouse.query("SELECT page, payload FROM raw.pages ORDER BY page")
+    assert pages == [(1, [{"n": "a"}, {"n": "b"}]), (2, [{"n": "c"}])]

@@ -11,8 +11,6 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg2
-
 from simple_etl import ledger, pipeline
 from simple_etl.client import Page
 from simple_etl.landing import extract
@@ -33,11 +31,7 @@ class Pages:
 
 
 def load_pages(warehouse: Warehouse, batch_id: str, pages: dict[int, list[Any]]) -> ledger.Counts | None:
-    env = warehouse.env()
-    conn = psycopg2.connect(
-        host=env["PGHOST"], port=env["PGPORT"], dbname=env["PGDATABASE"],
-        user=env["PGUSER"], password=env["PGPASSWORD"],
-    )  # fmt: skip
+    conn = warehouse.server.connect(warehouse.dbname, warehouse.etl)
     try:
         ledger.begin(conn, batch_id, 0, 1, VISITED_AT)
         spool, extracted = extract(Pages(pages), sorted(pages), batch_id, 0, JsonLogger("WARNING"))

@@ -1,7 +1,7 @@
 """Records → typed rows: validation, de-duplication and the quarantine reasons.
 
 One record at a time, in the loader, as a line of COPY text for the staging table
-(`upsert.STAGED_COLUMNS`): a valid record's fields typed as text Postgres will cast
+(`upsert.CREATE_STAGING`): a valid record's fields typed as text Postgres will cast
 without error, or a rejected record's reason and payload. Doing this in Python rather
 than in SQL over the landed JSON keeps the database doing only what must happen there
 (the writes) and lets both run at once (pipeline.load overlaps them); bench/README.md

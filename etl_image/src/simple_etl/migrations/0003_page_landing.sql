@@ -25,3 +25,7 @@ DROP TABLE raw.user_payloads;
 -- A quarantined record is kept exactly as it came, even where jsonb could not hold it
 -- (a NUL character, "\u0000", is valid JSON but not valid jsonb).
 ALTER TABLE warehouse.quarantine ALTER COLUMN payload TYPE json;
+
+-- The checks moved into the loader (simple_etl/transform.py) with the transform.
+DROP FUNCTION warehouse.is_timestamp(text);
+DROP FUNCTION warehouse.is_coordinate(text, numeric);
