@@ -25,20 +25,25 @@ _DONE = object()
 SWITCH_INTERVAL = 0.0005
 
 
-def ahead(items: Iterable[T]) -> Iterator[T]:
-    """Yield the items of `items`, each computed in a worker thread while the caller
-    handles the one before. An exception in the worker is raised here."""
-    iterator = iter(items)
+@contextmanager
+def ahead(items: Iterable[T]) -> Iterator[Iterator[T]]:
+    """The items of `items`, each computed in a worker thread while the caller handles
+    the one before. An exception in the worker is raised to the caller; leaving the
+    block, however, stops the worker."""
     interval = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="simple-etl-ahead") as worker:
-            following = worker.submit(next, iterator, _DONE)
-            while (item := following.result()) is not _DONE:
-                following = worker.submit(next, iterator, _DONE)
-                yield item  # type: ignore[misc]
+            yield _prefetched(iter(items), worker)
     finally:
         sys.setswitchinterval(interval)
+
+
+def _prefetched(iterator: Iterator[T], worker: ThreadPoolExecutor) -> Iterator[T]:
+    following = worker.submit(next, iterator, _DONE)
+    while (item := following.result()) is not _DONE:
+        following = worker.submit(next, iterator, _DONE)
+        yield item  # type: ignore[misc]
 
 
 @contextmanager

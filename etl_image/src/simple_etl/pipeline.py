@@ -78,8 +78,9 @@ def load(
         upsert.create_staging(cur)
         applied = upsert.Applied()
         # The next page is transformed while the server applies this one.
-        for staged in overlap.ahead(_transformed(spool)):
-            applied += upsert.apply(cur, staged, request.batch_id, request.shard, request.visited_at)
+        with overlap.ahead(_transformed(spool)) as pages:
+            for staged in pages:
+                applied += upsert.apply(cur, staged, request.batch_id, request.shard, request.visited_at)
         # Landed last, in one COPY, once no transform competes with it for the CPU.
         spool.seek(0)
         upsert.land(cur, spool)
