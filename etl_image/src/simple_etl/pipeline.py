@@ -78,8 +78,8 @@ def load(
         upsert.create_staging(cur)
         applied = upsert.Applied()
         # The next page is transformed while the server applies this one.
-        with overlap.ahead(_transformed(spool)) as pages:
-            for staged in pages:
+        with overlap.ahead(_transformed(spool)) as transformed:
+            for staged in transformed:
                 applied += upsert.apply(cur, staged, request.batch_id, request.shard, request.visited_at)
         # Landed last, in one COPY, once no transform competes with it for the CPU.
         spool.seek(0)
