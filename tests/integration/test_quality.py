@@ -36,7 +36,7 @@ def test_the_latest_batch_is_checked_by_default(loaded):
         ("UPDATE warehouse.batches SET finished_at = now() - interval '2 hours'", "freshness", "limit 3600s"),
         ("UPDATE raw.pages "
          "SET payload = jsonb_set(payload::jsonb, '{0,login,password}', '\"hunter2\"')::json",
-         "no_credentials", "2 raw payloads carry login credentials"),
+         "no_credentials", "2 credential keys in the raw zone"),
         ("INSERT INTO warehouse.batches (batch_id, shard, shards, status, visited_at, started_at) "
          "VALUES ('batch-1', 1, 2, 'failed', now(), now())", "batch_succeeded", "1 of 2 shards succeeded"),
     ],
@@ -55,6 +55,22 @@ def test_people_without_visits_are_orphans(loaded):
     result = loaded("check", "--batch-id", "batch-1")
     assert result.exit_code == QUALITY_FAILED
     assert "people_have_visits: 2 people without any visit" in result.error
+
+
+def test_credential_keys_are_found_at_any_depth_and_never_in_values(loaded):
+    def set_field(path, value):
+        loaded.warehouse.query(
+            "UPDATE raw.pages SET payload = jsonb_set(payload::jsonb, %s, %s::jsonb)::json WHERE page = "
+            "(SELECT min(page) FROM raw.pages)",
+            (path, value),
+        )
+
+    set_field("{0,name,first}", '"not a key: \\", \\"password\\": \\"x\\""')
+    assert loaded("check", "--batch-id", "batch-1").exit_code == 0
+    set_field("{1,location,md5}", '"d41d8cd98f00b204e9800998ecf8427e"')
+    result = loaded("check", "--batch-id", "batch-1")
+    assert result.exit_code == QUALITY_FAILED
+    assert "no_credentials: 1 credential keys in the raw zone" in result.error
 
 
 def test_a_reject_ratio_above_the_limit_fails(etl):

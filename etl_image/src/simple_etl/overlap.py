@@ -1,4 +1,4 @@
-"""Run the loader's Python work while the database works.
+"""The loader's Python work: run it while the database works, and keep it cheap.
 
 The load alternates between two kinds of work: transforming a page (Python, this
 process) and applying it (Postgres, another process, usually another machine). Done
