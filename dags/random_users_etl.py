@@ -16,6 +16,10 @@ the ETL skips a batch shard that already succeeded, so re-running an interval is
 `--visited-at` is the end of the run's data interval; a manual run without a logical date
 uses the time it was triggered for.
 
+**Retries.** A pod that exits 3 (the API), 4 (the database) or 1 is retried with backoff;
+one that exits 2 (configuration) or 5 (the quality gate) fails its task at once: another
+attempt would fail the same way.
+
 **Fan-out.** Trigger with `{"shards": N}` to split one batch over N pods (1 to 16). They load
 into the same batch; `quality_check` waits for all of them.
 
@@ -37,6 +41,7 @@ from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk import DAG, Param, task
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from kubernetes.client import models as k8s
 
 DAG_ID = "random_users_etl"
@@ -248,6 +253,41 @@ def etl_pod_kwargs(settings: EtlPodSettings, task_id: str, timeout: timedelta) -
     }
 
 
+# -- failures another attempt cannot fix ---------------------------------------------------
+
+# simple-etl's exit codes (docs/interfaces.md) for which a retry changes nothing: 2, the
+# configuration is wrong; 5, the quality gate's verdict on data already loaded. The others
+# (3 the source, 4 the database, 1 unexpected) are worth another attempt.
+FINAL_EXIT_CODES = {2: "a configuration error", 5: "the quality gate failed"}
+
+
+class EtlPodOperator(KubernetesPodOperator):
+    """A KubernetesPodOperator that fails for good, without retries, when the ETL's exit
+    code says that another attempt would fail the same way."""
+
+    def cleanup(self, pod: k8s.V1Pod, remote_pod: k8s.V1Pod, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().cleanup(pod, remote_pod, *args, **kwargs)
+        except AirflowSkipException:
+            raise
+        except AirflowException as error:
+            code = exit_code(remote_pod, self.base_container_name)
+            if code not in FINAL_EXIT_CODES:
+                raise
+            raise AirflowFailException(
+                f"{error}\nexit code {code}, {FINAL_EXIT_CODES[code]}: not retried, another attempt "
+                "would fail the same way"
+            ) from error
+
+
+def exit_code(remote_pod: k8s.V1Pod | None, container: str) -> int | None:
+    """The exit code of the pod's `container`, once it has terminated."""
+    statuses = (remote_pod.status.container_statuses if remote_pod and remote_pod.status else None) or []
+    status = next((s for s in statuses if s.name == container), None)
+    terminated = status.state.terminated if status and status.state else None
+    return terminated.exit_code if terminated else None
+
+
 # -- fan-out ------------------------------------------------------------------------------
 
 
@@ -309,12 +349,12 @@ with DAG(
     },
     tags=["simple-etl", "etl", "kubernetes"],
 ) as dag:
-    migrate = KubernetesPodOperator(
+    migrate = EtlPodOperator(
         **etl_pod_kwargs(pod_settings, "migrate", timeout=timedelta(minutes=5)),
         arguments=["migrate"],
     )
 
-    extract_load = KubernetesPodOperator.partial(
+    extract_load = EtlPodOperator.partial(
         **etl_pod_kwargs(pod_settings, "extract_load", timeout=timedelta(minutes=15)),
     ).expand(
         arguments=plan_shards(
@@ -322,7 +362,7 @@ with DAG(
         ),
     )
 
-    quality_check = KubernetesPodOperator(
+    quality_check = EtlPodOperator(
         **etl_pod_kwargs(pod_settings, "quality_check", timeout=timedelta(minutes=5)),
         arguments=["check", "--batch-id", BATCH_ID_TEMPLATE],
     )

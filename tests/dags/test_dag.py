@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from airflow.exceptions import ParamValidationError
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk import DAG, CronTriggerTimetable
 from airflow.sdk.definitions.mappedoperator import MappedOperator
 from airflow.sdk.definitions.param import process_params
@@ -40,7 +41,9 @@ def test_tasks_run_in_order(etl_dag: DAG) -> None:
 
 def test_pod_tasks_are_kubernetes_pod_operators(etl_dag: DAG) -> None:
     for task_id in POD_TASK_IDS:
-        assert etl_dag.get_task(task_id).operator_name == "KubernetesPodOperator", task_id
+        task = etl_dag.get_task(task_id)
+        assert task.operator_name == "EtlPodOperator", task_id
+        assert issubclass(task.operator_class, KubernetesPodOperator), task_id
 
 
 def test_extract_load_is_mapped_over_the_shard_plan(etl_dag: DAG) -> None:
