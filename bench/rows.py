@@ -9,13 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from simple_etl.upsert import PERSON_COLUMNS
 from tests.support.warehouse import Warehouse
 
-PEOPLE_COLUMNS = (
-    "person_uuid, gender, title, first_name, last_name, email, username, phone, cell, born_at, "
-    "registered_at, nationality, country, state, city, street_number, street_name, postcode, latitude, "
-    "longitude, tz_offset, id_name, id_value, first_seen_at, last_seen_at, first_batch_id, last_batch_id"
-)
+PEOPLE_COLUMNS = f"{PERSON_COLUMNS}, first_seen_at, last_seen_at, first_batch_id, last_batch_id"
 VISITS_COLUMNS = "batch_id, person_uuid, shard, visited_at"
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.utils.container import get_container_status
 from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from kubernetes.client import models as k8s
@@ -282,8 +283,7 @@ class EtlPodOperator(KubernetesPodOperator):
 
 def exit_code(remote_pod: k8s.V1Pod | None, container: str) -> int | None:
     """The exit code of the pod's `container`, once it has terminated."""
-    statuses = (remote_pod.status.container_statuses if remote_pod and remote_pod.status else None) or []
-    status = next((s for s in statuses if s.name == container), None)
+    status = get_container_status(remote_pod, container)
     terminated = status.state.terminated if status and status.state else None
     return terminated.exit_code if terminated else None
 

@@ -2,8 +2,8 @@
 
 Records of the pages (as RandomUserClient.fetch_page returns them) go through the
 engine's own `landing.extract` into a spool, then through `pipeline.load`: the very
-transaction `simple-etl run` executes (ledger lock, COPY into raw, set-based transform,
-ledger settle). Nothing of the engine is re-implemented here.
+transaction `simple-etl run` executes (ledger lock, each page typed in Python and applied
+through a staging COPY, the raw pages landed, ledger settle). Nothing of the engine is re-implemented here.
 """
 
 from __future__ import annotations
