@@ -106,6 +106,14 @@ class Settings:
     max_reject_ratio: float = 0.05
     max_staleness: int = 3600
     log_level: str = "INFO"
+    # Session safety on every warehouse connection (seconds; 0 turns one off).
+    lock_timeout: int = 30
+    statement_timeout: int = 600
+    idle_in_transaction_timeout: int = 60
+    client_check_interval: int = 5
+    # A running attempt renews its ledger lease this often; past lease_seconds without
+    # renewal the attempt counts as abandoned.
+    lease_seconds: int = 120
 
     @property
     def pages_per_batch(self) -> int:
@@ -157,6 +165,11 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "max_reject_ratio": _float(0, 1),
     "max_staleness": _int(1),
     "log_level": _log_level,
+    "lock_timeout": _int(0, 3600),
+    "statement_timeout": _int(0, 86400),
+    "idle_in_transaction_timeout": _int(0, 86400),
+    "client_check_interval": _int(0, 3600),
+    "lease_seconds": _int(10, 86400),
 }
 
 
