@@ -81,6 +81,8 @@ def test_a_missing_pghost_is_one_line_and_a_configuration_exit_code(etl):
         (["run", "--batch-id", "b", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["run"], "the following arguments are required: --batch-id"),
         (["run", "--batch-id", "a\tb"], "is not a batch id"),
+        # A final newline once passed `match` with `$`, then broke the spool line (issue 16).
+        (["run", "--batch-id", "abc\n"], "is not a batch id"),
         (["run", "--batch-id", "b", "--visited-at", "2026-01-01T00:00:00"], "has no time zone"),
         (["run", "--batch-id", "b", "--shard", "2", "--shards", "2"], "need 0 ≤ shard < shards"),
         (["explode"], "invalid choice: 'explode'"),
@@ -100,3 +102,24 @@ def test_an_unknown_setting_is_refused_before_any_work(etl):
     assert result.exit_code == CONFIG_ERROR
     assert "unknown setting SIMPLE_ETL_BATCHSIZE" in result.error
     assert etl.api.requests_served == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("SIMPLE_ETL_NAT", "xx", "the API does not know XX"),
+        ("SIMPLE_ETL_POOL_PAGES", "1000000", "must be between 1 and 10000"),
+        ("SIMPLE_ETL_BATCH_SIZE", "1_000", "is not a whole number"),
+        ("SIMPLE_ETL_API_URL", "http://127.0.0.1:99999/api/1.4/", "port that is not a TCP port"),
+        ("SIMPLE_ETL_API_URL", "http://user:s3cret@127.0.0.1/api/1.4/", "carries credentials"),
+        ("PGCONNECT_TIMEOUT", "abc", "PGCONNECT_TIMEOUT='abc' is not a whole number"),
+    ],
+)
+def test_a_refused_setting_is_one_line_exit_2_and_nothing_written(etl, setting, value, message):
+    result = etl.run("batch-1", **{setting: value})
+    assert result.exit_code == CONFIG_ERROR
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert message in result.error
+    assert "s3cret" not in result.stderr + result.stdout
+    assert etl.api.requests_served == 0
+    assert etl.warehouse.scalar("SELECT count(*) FROM warehouse.batches") == 0

@@ -42,6 +42,17 @@ def test_values_are_parsed_and_typed():
         ({"SIMPLE_ETL_MAX_REJECT_RATIO": "2"}, "must be between 0 and 1"),
         ({"SIMPLE_ETL_SEED": " "}, "SIMPLE_ETL_SEED is empty"),
         ({"SIMPLE_ETL_LOG_LEVEL": "loud"}, "must be one of DEBUG"),
+        # int() and float() would take these; the settings take plain ASCII numbers only.
+        ({"SIMPLE_ETL_BATCH_SIZE": "1_000"}, "is not a whole number"),
+        ({"SIMPLE_ETL_BATCH_SIZE": "+500"}, "is not a whole number"),
+        ({"SIMPLE_ETL_BATCH_SIZE": "\u0665\u0660\u0660"}, "is not a whole number"),
+        ({"SIMPLE_ETL_HTTP_TIMEOUT": "1e3"}, "is not a number"),
+        ({"SIMPLE_ETL_HTTP_TIMEOUT": "inf"}, "is not a number"),
+        # The real API serves pages above 10 000 as page 1, and an unknown code as all.
+        ({"SIMPLE_ETL_POOL_PAGES": "10001"}, "must be between 1 and 10000"),
+        ({"SIMPLE_ETL_NAT": "us,xx"}, "does not know XX"),
+        ({"SIMPLE_ETL_API_URL": "http://fake:0x50/api/1.4/"}, "port that is not a TCP port"),
+        ({"SIMPLE_ETL_API_URL": "http://u:p@fake/api/1.4/"}, "carries credentials"),
     ],
 )
 def test_bad_settings_name_the_variable(env, message):
@@ -57,6 +68,7 @@ def test_bad_settings_name_the_variable(env, message):
         ({}, "PGHOST is not set"),
         ({"PGHOST": "db", "PGPORT": "99999"}, "PGPORT='99999' is not a TCP port"),
         ({"PGHOST": "db", "PGSSLMODE": "maybe"}, "PGSSLMODE='maybe' must be one of"),
+        ({"PGHOST": "db", "PGCONNECT_TIMEOUT": "abc"}, "PGCONNECT_TIMEOUT='abc' is not a whole number"),
     ],
 )
 def test_database_location_is_required(env, message):
@@ -67,3 +79,9 @@ def test_database_location_is_required(env, message):
 
 def test_database_location_accepts_libpq_values():
     require_database({"PGHOST": "db", "PGPORT": "5432", "PGSSLMODE": "verify-full"})
+
+
+def test_credentials_in_the_api_url_are_never_echoed():
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"SIMPLE_ETL_API_URL": "http://user:s3cret@fake/api/1.4/"})
+    assert "s3cret" not in str(raised.value)

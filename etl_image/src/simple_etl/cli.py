@@ -25,7 +25,7 @@ from simple_etl.pipeline import BatchRequest, run_batch
 # Every Airflow run id fits (scheduled__2026-01-01T00:00:00+00:00, manual__…, and
 # user-chosen ids: [A-Za-z0-9_.~:+-], up to 250); tabs, newlines and backslashes
 # never reach the COPY stream.
-BATCH_ID = re.compile(r"^[\w.~:+@-]{1,250}$")
+BATCH_ID = re.compile(r"[\w.~:+@-]{1,250}", re.ASCII)
 MAX_SHARDS = 64
 
 Handler = Callable[[argparse.Namespace, Settings, JsonLogger], dict[str, Any]]
@@ -37,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _batch_id(value: str) -> str:
-    if not BATCH_ID.match(value):
+    if not BATCH_ID.fullmatch(value):  # match() with $ would let a final newline through
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a batch id (letters, digits, . ~ : + @ - _; at most 250)"
         )

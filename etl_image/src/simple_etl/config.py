@@ -22,14 +22,43 @@ MAX_PAGE_SIZE = 5000  # the Random User API's own ceiling per request
 API_PATH = "/api/1.4/"  # the API version is part of the contract, not a setting
 SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Plain ASCII numbers only: int() and float() also take "1_000", "+500" and other scripts' digits.
+WHOLE = re.compile(r"[0-9]{1,12}").fullmatch
+DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?").fullmatch
+MAX_API_PAGE = 10_000  # the API serves any higher page as page 1
+# The nationalities randomuser.me 1.4 knows; it answers an unknown code with all of them.
+NATIONALITIES = frozenset(
+    [
+        "AU",
+        "BR",
+        "CA",
+        "CH",
+        "DE",
+        "DK",
+        "ES",
+        "FI",
+        "FR",
+        "GB",
+        "IE",
+        "IN",
+        "IR",
+        "MX",
+        "NL",
+        "NO",
+        "NZ",
+        "RS",
+        "TR",
+        "UA",
+        "US",
+    ]
+)
 
 
 def _int(low: int, high: int | None = None) -> Callable[[str, str], int]:
     def parse(name: str, raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+        if not WHOLE(raw):
+            raise ConfigError(f"{name}={raw!r} is not a whole number")
+        value = int(raw)
         if value < low or (high is not None and value > high):
             bound = f"between {low} and {high}" if high is not None else f"at least {low}"
             raise ConfigError(f"{name}={value} must be {bound}")
@@ -40,10 +69,9 @@ def _int(low: int, high: int | None = None) -> Callable[[str, str], int]:
 
 def _float(low: float, high: float | None = None) -> Callable[[str, str], float]:
     def parse(name: str, raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{name}={raw!r} is not a number") from None
+        if not DECIMAL(raw):
+            raise ConfigError(f"{name}={raw!r} is not a number")
+        value = float(raw)
         if not low <= value <= (high if high is not None else float("inf")):
             bound = f"between {low} and {high}" if high is not None else f"at least {low}"
             raise ConfigError(f"{name}={value} must be {bound}")
@@ -55,8 +83,15 @@ def _float(low: float, high: float | None = None) -> Callable[[str, str], float]
 def _api_url(name: str, raw: str) -> str:
     url = raw.strip()
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        # Never echoed: the value holds a secret, and errors reach the ledger and the logs.
+        raise ConfigError(f"{name} carries credentials; the Random User API needs none, remove them")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name}={raw!r} is not an http(s) URL")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a TCP port
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} has a port that is not a TCP port") from None
     if not parts.path.rstrip("/").endswith(API_PATH.rstrip("/")):
         raise ConfigError(f"{name}={raw!r} must point at the pinned API version, ending in {API_PATH}")
     return url.rstrip("/") + "/"
@@ -66,6 +101,12 @@ def _nationalities(name: str, raw: str) -> str:
     codes = [c.strip().upper() for c in raw.split(",") if c.strip()]
     if any(not re.fullmatch(r"[A-Z]{2}", c) for c in codes):
         raise ConfigError(f"{name}={raw!r} must be a comma-separated list of two-letter codes")
+    unknown = sorted(set(codes) - NATIONALITIES)
+    if unknown:
+        raise ConfigError(
+            f"{name}={raw!r}: the API does not know {', '.join(unknown)} and would serve every "
+            f"nationality instead; known: {', '.join(sorted(NATIONALITIES))}"
+        )
     return ",".join(codes)
 
 
@@ -155,7 +196,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "seed": _text,
     "batch_size": _int(1, 1_000_000),
     "page_size": _int(1, MAX_PAGE_SIZE),
-    "pool_pages": _int(1, 1_000_000),
+    "pool_pages": _int(1, MAX_API_PAGE),
     "nat": _nationalities,
     "http_timeout": _float(0.1, 600),
     "max_retries": _int(0, 20),
@@ -179,8 +220,11 @@ def require_database(environ: Mapping[str, str] | None = None) -> None:
     if not env.get("PGHOST", "").strip():
         raise ConfigError("PGHOST is not set; point it at the warehouse Postgres server")
     port = env.get("PGPORT", "")
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
+    if port and not (WHOLE(port) and 0 < int(port) < 65536):
         raise ConfigError(f"PGPORT={port!r} is not a TCP port")
+    connect_timeout = env.get("PGCONNECT_TIMEOUT", "")
+    if connect_timeout and not WHOLE(connect_timeout):
+        raise ConfigError(f"PGCONNECT_TIMEOUT={connect_timeout!r} is not a whole number of seconds")
     sslmode = env.get("PGSSLMODE", "")
     if sslmode and sslmode not in SSL_MODES:
         raise ConfigError(f"PGSSLMODE={sslmode!r} must be one of {', '.join(sorted(SSL_MODES))}")
