@@ -12,10 +12,11 @@ import time
 from bench.child import CpuClock, Job, Result, main
 from bench.rows import PEOPLE_COLUMNS, VISITS_COLUMNS
 from simple_etl import db
+from simple_etl.config import Settings
 
 
 def measure(job: Job) -> Result:
-    conn = db.connect("simple-etl bench floor")
+    conn = db.connect("simple-etl bench floor", Settings())
     try:
         clock = CpuClock.of(conn)
         client_cpu, server_cpu = clock.client(), clock.server()

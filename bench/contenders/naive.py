@@ -13,6 +13,7 @@ from itertools import islice
 from bench.child import CpuClock, Job, Result, main
 from bench.rows import PEOPLE_COLUMNS, VISITS_COLUMNS
 from simple_etl import db
+from simple_etl.config import Settings
 
 
 def read_copy_rows(path: str, count: int) -> list[tuple[str | None, ...]]:
@@ -31,7 +32,7 @@ def measure(job: Job) -> Result:
         f"INSERT INTO warehouse.people ({PEOPLE_COLUMNS}) VALUES ({', '.join(['%s'] * len(people[0]))})"  # noqa: S608
     )
     insert_visit = f"INSERT INTO warehouse.visits ({VISITS_COLUMNS}) VALUES (%s, %s, %s, %s)"  # noqa: S608
-    conn = db.connect("simple-etl bench naive")
+    conn = db.connect("simple-etl bench naive", Settings())
     try:
         clock = CpuClock.of(conn)
         client_cpu, server_cpu = clock.client(), clock.server()

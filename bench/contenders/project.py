@@ -15,6 +15,7 @@ from datetime import datetime
 from bench.child import CpuClock, Job, Result, main
 from bench.data import GeneratedSource, page_numbers
 from simple_etl import db, ledger, pipeline
+from simple_etl.config import Settings
 from simple_etl.landing import extract
 from simple_etl.log import JsonLogger
 
@@ -24,7 +25,7 @@ def measure(job: Job) -> Result:
     request = pipeline.BatchRequest(batch_id, 0, 1, datetime.fromisoformat(job["visited_at"]))
     pages = page_numbers(people)
     source = GeneratedSource(people)
-    conn = db.connect("simple-etl bench")
+    conn = db.connect("simple-etl bench", Settings())
     try:
         # What run_batch does before extracting; not part of the path being measured.
         ledger.begin(conn, batch_id, 0, 1, request.visited_at)

@@ -56,7 +56,7 @@ def _timestamp(value: str) -> datetime:
 
 def _migrate(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[str, Any]:
     require_database()
-    conn = db.connect("simple-etl migrate")
+    conn = db.connect("simple-etl migrate", settings)
     try:
         with db.database_errors("migrating the schema"):
             applied = migrate(conn, settings.reader_role, log)
@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[
 
 def _check(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[str, Any]:
     require_database()
-    conn = db.connect("simple-etl check")
+    conn = db.connect("simple-etl check", settings)
     try:
         with db.database_errors("running the quality checks"), conn, conn.cursor() as cur:
             batch_id = args.batch_id or quality.latest_batch(cur)

@@ -160,6 +160,19 @@ class Settings:
     def pages_per_batch(self) -> int:
         return self.batch_size // self.page_size
 
+    @property
+    def session_options(self) -> str:
+        """libpq `options` for every warehouse session: a run that dies or waits on a lock
+        can never hold rows, locks or a backend for longer than these bounds."""
+        bounds = {
+            "lock_timeout": self.lock_timeout,
+            "statement_timeout": self.statement_timeout,
+            "idle_in_transaction_session_timeout": self.idle_in_transaction_timeout,
+            # The server notices a vanished client (a killed pod) while a query runs.
+            "client_connection_check_interval": self.client_check_interval,
+        }
+        return " ".join(f"-c {name}={seconds}s" for name, seconds in bounds.items())
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ

@@ -9,13 +9,14 @@ from contextlib import contextmanager
 import psycopg2
 from psycopg2.extensions import connection
 
+from simple_etl.config import Settings
 from simple_etl.errors import LoadError
 
 
-def connect(application_name: str) -> connection:
+def connect(application_name: str, settings: Settings) -> connection:
     try:
         # An empty DSN lets libpq read PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE.
-        return psycopg2.connect("", application_name=application_name)
+        return psycopg2.connect("", application_name=application_name, options=settings.session_options)
     except psycopg2.OperationalError as error:
         where = f"{os.environ.get('PGHOST', '?')}:{os.environ.get('PGPORT', '5432')}"
         raise LoadError(f"cannot connect to Postgres at {where}: {first_line(error)}") from None

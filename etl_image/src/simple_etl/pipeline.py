@@ -30,7 +30,7 @@ def run_batch(settings: Settings, request: BatchRequest, log: JsonLogger) -> dic
     started = time.monotonic()
     pages = shard_pages(batch_pages(settings, request.batch_id), request.shard, request.shards)
     log = log.bind(batch_id=request.batch_id, shard=request.shard, shards=request.shards)
-    conn = db.connect("simple-etl run")
+    conn = db.connect("simple-etl run", settings)
     try:
         with db.database_errors("recording the batch start"):
             attempt = ledger.begin(conn, request.batch_id, request.shard, request.shards, request.visited_at)
