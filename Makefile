@@ -13,7 +13,7 @@ export PATH := $(TOOLS):$(VENV)/bin:$(PATH)
 HELM_VERSION := v3.19.2
 KIND_VERSION := v0.30.0
 KUBECTL_VERSION := v1.34.2
-SKAFFOLD_VERSION := v2.17.0
+SKAFFOLD_VERSION := v2.16.1
 OS := $(shell uname -s | tr '[:upper:]' '[:lower:]')
 ARCH := $(shell uname -m | sed -e 's/x86_64/amd64/' -e 's/aarch64/arm64/')
 
@@ -37,8 +37,8 @@ $(VENV)/.installed: requirements-dev.txt etl_image/pyproject.toml
 .PHONY: venv
 venv: $(VENV)/.installed ## Create .venv with the ETL package and the pinned test tools
 
-# Go tools build from the module proxy; kubectl and skaffold are not go-installable,
-# so they come from their release downloads, checked against the published sha256.
+# Go tools build from the module proxy. kubectl is not go-installable, so it comes from
+# its release download, checked against the published sha256.
 $(TOOLS)/.helm-$(HELM_VERSION):
 	mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
@@ -60,14 +60,22 @@ $(TOOLS)/.kubectl-$(KUBECTL_VERSION):
 	$(call download,kubectl,https://dl.k8s.io/release/$(KUBECTL_VERSION)/bin/$(OS)/$(ARCH)/kubectl)
 	touch $@
 
+# skaffold's go.mod has replace directives, so `go install` refuses it: download the
+# module's source from the proxy and build it there.
+SKAFFOLD_MODULE := github.com/GoogleContainerTools/skaffold/v2
 $(TOOLS)/.skaffold-$(SKAFFOLD_VERSION):
-	$(call download,skaffold,https://storage.googleapis.com/skaffold/releases/$(SKAFFOLD_VERSION)/skaffold-$(OS)-$(ARCH))
+	mkdir -p $(TOOLS)
+	cd "$$(go mod download -json $(SKAFFOLD_MODULE)@$(SKAFFOLD_VERSION) \
+		| $(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')" \
+		&& go build -trimpath -o $(TOOLS)/skaffold \
+			-ldflags "-s -w -X $(SKAFFOLD_MODULE)/pkg/skaffold/version.version=$(SKAFFOLD_VERSION)" \
+			./cmd/skaffold
 	touch $@
 
-TEST_TOOLS := $(TOOLS)/.helm-$(HELM_VERSION) $(TOOLS)/.kind-$(KIND_VERSION)
+TEST_TOOLS := $(TOOLS)/.helm-$(HELM_VERSION) $(TOOLS)/.kind-$(KIND_VERSION) $(TOOLS)/.skaffold-$(SKAFFOLD_VERSION)
 
 .PHONY: tools
-tools: $(TEST_TOOLS) $(TOOLS)/.kubectl-$(KUBECTL_VERSION) $(TOOLS)/.skaffold-$(SKAFFOLD_VERSION) ## Install pinned kind, helm, kubectl, skaffold into .tools/bin
+tools: $(TEST_TOOLS) $(TOOLS)/.kubectl-$(KUBECTL_VERSION) ## Install pinned kind, helm, kubectl, skaffold into .tools/bin
 
 .PHONY: test
 test: venv $(TEST_TOOLS) ## Run every test tier (unit, integration, dags, charts, dashboards, dev loop)

@@ -1,77 +1,74 @@
-"""skaffold.yaml: what `skaffold render --profile kind` deploys, checked against the chart.
+"""skaffold.yaml, read and rendered by the pinned skaffold itself (`make test` builds it
+into .tools/bin): what `skaffold dev --profile kind` would deploy, checked against the chart.
 
-The pinned skaffold cannot be installed on the build machines (the Go module proxy
-refuses the module and release downloads are out of reach), so these tests apply the
-config the way skaffold does — profile patches, valuesFiles, setValueTemplates with the
-built image references — and render it with the pinned helm; where a skaffold binary
-is present, the last test also runs skaffold's own validation and render.
+`skaffold render` applies the profiles, valuesFiles and setValueTemplates exactly as
+`skaffold dev` does, with the images of a build record standing in for a build (no
+Docker here), and runs the pinned helm for the templates.
 """
 
 from __future__ import annotations
 
-import copy
 import fnmatch
+import json
+import os
 import re
-import shutil
 import subprocess
-from typing import Any
 
 import pytest
 import yaml
 
-from tests.charts.render import Manifests, render_chart
-from tests.devloop.tools import REPO, TOOLS
+from tests.charts.render import Manifests, parse_manifests
+from tests.devloop.tools import REPO, TOOLS, pinned
 from tests.support.kubernetes import pod_spec_of, validate
 
 SKAFFOLD = yaml.safe_load((REPO / "skaffold.yaml").read_text())
 BUILT = {"simple-etl": "simple-etl:0a1b2c3d", "simple-etl-airflow": "simple-etl-airflow:4e5f6a7b"}
+PROFILES = ["kind", "offline", "kind,offline"]
 
 
-def with_profiles(*names: str) -> dict[str, Any]:
-    """The config with profiles applied, as skaffold does (JSON-patch `add`)."""
-    config = copy.deepcopy(SKAFFOLD)
-    profiles = {p["name"]: p for p in config.pop("profiles")}
-    for name in names:
-        for patch in profiles[name]["patches"]:
-            assert patch["op"] == "add", patch
-            *parents, last = patch["path"].strip("/").split("/")
-            target: Any = config
-            for key in parents:
-                target = target[int(key)] if isinstance(target, list) else target[key]
-            if last == "-":
-                target.append(patch["value"])
-            else:
-                target[last] = patch["value"]
-    return config
+@pytest.fixture(scope="module")
+def skaffold(tmp_path_factory):
+    """Run the pinned skaffold with a private home and the pinned helm first on PATH."""
+    home = tmp_path_factory.mktemp("skaffold-home")
+    env = {"HOME": str(home), "PATH": f"{TOOLS}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    binary = str(pinned("skaffold"))
+
+    def run(*args: str) -> str:
+        result = subprocess.run(
+            [binary, *args, "--update-check=false"], cwd=REPO, env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"skaffold {' '.join(args)} failed:\n{result.stderr}"
+        return result.stdout
+
+    return run
 
 
-def release_values(release: dict[str, Any]) -> dict[str, Any]:
-    """setValues, and setValueTemplates with IMAGE_REPO_*/IMAGE_TAG_* filled in, as nested values."""
-    context = {}
-    for image, ref in BUILT.items():
-        key = image.replace("-", "_")
-        context[f"IMAGE_REPO_{key}"], context[f"IMAGE_TAG_{key}"] = ref.split(":")
-    flat = dict(release.get("setValues", {}))
-    for dotted, template in release["setValueTemplates"].items():
-        flat[dotted] = re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: context[m[1]], template)
-    values: dict[str, Any] = {}
-    for dotted, value in flat.items():
-        *parents, last = dotted.split(".")
-        node = values
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[last] = value
-    return values
+@pytest.fixture(scope="module")
+def render(skaffold, tmp_path_factory):
+    """`skaffold render --profile <profiles>` of the build record BUILT, parsed; cached per profile."""
+    work = tmp_path_factory.mktemp("render")
+    record = work / "built.json"
+    builds = [{"imageName": image, "tag": ref} for image, ref in BUILT.items()]
+    record.write_text(json.dumps({"builds": builds}))
+    rendered: dict[str, Manifests] = {}
+
+    def render(profiles: str) -> Manifests:
+        if profiles not in rendered:
+            # To a file: skaffold prints notices on stdout too.
+            output = work / f"{profiles}.yaml"
+            skaffold(
+                "render", "--profile", profiles, "--build-artifacts", str(record),
+                "--digest-source", "none", "--offline", "--output", str(output),
+            )  # fmt: skip
+            rendered[profiles] = parse_manifests(output.read_text())
+        return rendered[profiles]
+
+    return render
 
 
-def render(*profiles: str) -> Manifests:
-    (release,) = with_profiles(*profiles)["deploy"]["helm"]["releases"]
-    return render_chart(
-        values=release_values(release),
-        values_files=release["valuesFiles"],
-        release=release["name"],
-        namespace=release["namespace"],
-    )
+@pytest.mark.parametrize("profiles", PROFILES)
+def test_skaffold_accepts_the_config(skaffold, profiles):
+    assert "apiVersion: skaffold/" in skaffold("diagnose", "--yaml-only", "--profile", profiles)
 
 
 def scheduler_env(manifests: Manifests) -> dict[str, str]:
@@ -81,9 +78,9 @@ def scheduler_env(manifests: Manifests) -> dict[str, str]:
     return {e["name"]: e.get("value") for e in container.get("env", [])}
 
 
-@pytest.mark.parametrize("profiles", [("kind",), ("kind", "offline")], ids=["kind", "kind+offline"])
-def test_the_rendered_release_is_valid_and_runs_the_built_images(profiles):
-    manifests = render(*profiles)
+@pytest.mark.parametrize("profiles", PROFILES)
+def test_the_rendered_release_is_valid_and_runs_the_built_images(render, profiles):
+    manifests = render(profiles)
     for obj in manifests:
         validate(obj)
     images = {c["image"] for obj in manifests.workloads() for c in pod_spec_of(obj)["containers"]}
@@ -91,8 +88,8 @@ def test_the_rendered_release_is_valid_and_runs_the_built_images(profiles):
     assert scheduler_env(manifests)["SIMPLE_ETL_IMAGE"] == BUILT["simple-etl"]
 
 
-def test_the_offline_profile_points_the_dag_at_the_in_cluster_api():
-    online, offline = render("kind"), render("kind", "offline")
+def test_the_offline_profile_points_the_dag_at_the_in_cluster_api(render):
+    online, offline = render("kind"), render("kind,offline")
     assert online.find("Deployment", "simple-etl-fake-api") is None
     offline.get("Deployment", "simple-etl-fake-api")
     assert scheduler_env(online)["SIMPLE_ETL_API_URL"].startswith("https://randomuser.me/")
@@ -108,7 +105,7 @@ def test_every_built_artifact_is_deployed():
         assert (REPO / artifact["context"] / "Dockerfile").exists()
 
 
-def test_dag_edits_sync_into_a_writable_dags_folder():
+def test_dag_edits_sync_into_a_writable_dags_folder(render):
     scheduler = render("kind").get("Deployment", "simple-etl-airflow-scheduler")["spec"]["template"]["spec"]
     (container,) = [c for c in scheduler["containers"] if c["name"] == "scheduler"]
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
@@ -125,22 +122,8 @@ def test_dag_edits_sync_to_where_the_image_bakes_the_dags():
     assert dags and all(fnmatch.fnmatch(name, rule["src"]) for name in dags)
 
 
-def test_port_forwards_name_services_and_ports_the_chart_renders():
+def test_port_forwards_name_services_and_ports_the_chart_renders(render):
     manifests = render("kind")
     for forward in SKAFFOLD["portForward"]:
         service = manifests.get("Service", forward["resourceName"])
         assert forward["port"] in {p["port"] for p in service["spec"]["ports"]}
-
-
-def test_the_real_skaffold_accepts_and_renders_the_config(tmp_path):
-    skaffold = shutil.which("skaffold", path=f"{TOOLS}:/usr/local/bin:/usr/bin")
-    if skaffold is None:
-        pytest.skip("skaffold is not installed (make tools); the tests above emulate its render")
-    subprocess.run([skaffold, "diagnose", "--yaml-only", "--profile", "kind"], cwd=REPO, check=True)
-    rendered = subprocess.run(
-        [skaffold, "render", "--profile", "kind", "--digest-source", "none", "--offline"],
-        cwd=REPO, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    for obj in yaml.safe_load_all(rendered):
-        if obj:
-            validate(obj)
