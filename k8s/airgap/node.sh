@@ -268,8 +268,8 @@ up() {
   [[ -x /usr/lib/cni/bridge ]] || die "CNI plugins are missing: apt-get install containernetworking-plugins"
   netns_list >"$AIRGAP_STATE/netns.before"
   [[ -d /run/netns ]] || touch "$AIRGAP_STATE/netns.created"
-  echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables
-  echo 1 >/proc/sys/net/ipv4/ip_forward
+  set_sysctl net/bridge/bridge-nf-call-iptables 1
+  set_sysctl net/ipv4/ip_forward 1
   up_containerd
   import_images
   up_kubelet
@@ -277,6 +277,23 @@ up() {
   up_dns
   up_storage
   smoke_test
+}
+
+# The host's value is saved once (a second `up` must not save ours) and put back by `down`.
+set_sysctl() { # key value
+  local saved="$AIRGAP_STATE/sysctl.${1//\//.}"
+  [[ -f $saved ]] || cat "/proc/sys/$1" >"$saved"
+  echo "$2" >"/proc/sys/$1"
+}
+
+restore_sysctls() {
+  local saved key
+  for saved in "$AIRGAP_STATE"/sysctl.*; do
+    [[ -f $saved ]] || continue
+    key=${saved#"$AIRGAP_STATE"/sysctl.}
+    key=${key//.//}
+    cat "$saved" >"/proc/sys/$key" && log "restored $key to $(cat "$saved")" && rm -f "$saved"
+  done
 }
 
 remove_kubelet_chains() {
@@ -355,6 +372,7 @@ down() {
   while read -r dir; do
     if [[ -d $dir ]]; then find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done < <(cgroup_dirs)
+  restore_sysctls
   rm -rf "$AIRGAP_RUN"
 }
 
