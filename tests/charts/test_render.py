@@ -26,7 +26,7 @@ from tests.charts.render import (
     render_chart,
     render_error,
 )
-from tests.support.kubernetes import validate
+from tests.support.kubernetes import pod_spec_of, validate
 
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 CHART_YAML = load_yaml(CHART / "Chart.yaml")
@@ -45,6 +45,17 @@ def test_every_overlay_renders_objects_valid_for_kubernetes_1_34(manifests: Mani
     assert len(manifests) > 20
     for obj in manifests:
         validate(obj)  # strict: unknown fields and wrong types are errors
+
+
+def test_every_emptydir_has_a_size_limit(manifests: Manifests) -> None:
+    # Without one, a pod filling its scratch space fills the node's disk for everyone.
+    unbounded = [
+        f"{obj['kind']}/{obj['metadata']['name']}: {volume['name']}"
+        for obj in manifests.workloads()
+        for volume in pod_spec_of(obj).get("volumes", [])
+        if "emptyDir" in volume and "sizeLimit" not in (volume["emptyDir"] or {})
+    ]
+    assert unbounded == []
 
 
 def test_validation_is_strict_and_can_fail(default_manifests: Manifests) -> None:

@@ -74,7 +74,10 @@ def test_the_default_install_generates_every_secret(default_manifests: Manifests
     for name, keys in GENERATED.items():
         for key in keys & SECRET_KEYS:
             assert len(data(name)[key]) >= 32, f"{name}/{key} is too short"
-    Fernet(data(f"{RELEASE}-airflow")["fernet-key"].encode())  # a valid Fernet key, or it raises
+    fernet_key = data(f"{RELEASE}-airflow")["fernet-key"]
+    Fernet(fernet_key.encode())  # a valid Fernet key, or it raises
+    # 32 random bytes (256 bits), not 32 letters and digits (190 bits) dressed as bytes.
+    assert not base64.urlsafe_b64decode(fernet_key).isalnum()
     url = urlsplit(data(f"{RELEASE}-airflow-db")["connection"])
     assert unquote(url.password or "") == data(f"{RELEASE}-airflow-db")["password"]
     assert url.username == data(f"{RELEASE}-airflow-db")["username"] == "airflow"

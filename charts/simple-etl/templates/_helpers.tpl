@@ -187,7 +187,7 @@ Fernet key (32 random bytes, urlsafe base64) instead of a 32-character password.
 {{- if and $live $live.data (hasKey $live.data .key) -}}
 {{- index $live.data .key -}}
 {{- else if .fernet -}}
-{{- randAlphaNum 32 | b64enc | replace "+" "-" | replace "/" "_" | b64enc -}}
+{{- randBytes 32 | replace "+" "-" | replace "/" "_" | b64enc -}}
 {{- else -}}
 {{- randAlphaNum 32 | b64enc -}}
 {{- end -}}
