@@ -1,7 +1,7 @@
 """The NetworkPolicies allow the flows of the data path, and deny the rest.
 
-A small evaluator of NetworkPolicy semantics (pod selectors in the release namespace,
-ipBlocks, ports) decides each flow between endpoints built from the rendered pods.
+A small evaluator of NetworkPolicy semantics (pod and namespace selectors, ipBlocks,
+ports) decides each flow between endpoints built from the rendered pods.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.charts.render import RELEASE, Manifests, render_overlay
+from tests.charts.render import NAMESPACE, RELEASE, Manifests, render_chart, render_overlay
 from tests.charts.wiring import pod_templates, selects
 
 # The labels the DAG gives the ETL pods (docs/interfaces.md), plus one of its own.
@@ -29,13 +29,18 @@ ETL_LABELS = {
 class Endpoint:
     name: str
     ip: str
-    labels: Mapping[str, str] | None = None  # a pod of the release namespace, or None
+    labels: Mapping[str, str] | None = None  # a pod's labels, or None: not a pod
+    namespace: str = NAMESPACE  # the release's policies isolate only the pods of their namespace
 
 
 WORLD = Endpoint("a browser through a NodePort", "172.18.0.1")
 KUBE_API = Endpoint("the Kubernetes API (kind node)", "172.18.0.2")
 KUBE_API_SERVICE = Endpoint("the kubernetes Service IP", "10.96.0.1")
-DNS = Endpoint("kube-dns", "10.96.0.10")
+# Policies see the pod a Service address was translated to.
+DNS = Endpoint("kube-dns", "10.244.0.3", {"k8s-app": "kube-dns"}, "kube-system")
+NOT_DNS = Endpoint("a pod answering on 53 elsewhere", "10.244.0.4", {"app": "dns-tunnel"}, "elsewhere")
+# Any pod without the release's labels, as someone with the launcher's rights could create.
+STRAY = Endpoint("an unlabelled pod", "10.244.0.250", {})
 PUBLIC_API = Endpoint("randomuser.me", "104.21.3.7")
 EXTERNAL_DB = Endpoint("the managed database", "10.20.0.5")
 ELSEWHERE_DB = Endpoint("some other database", "8.8.8.8")
@@ -59,9 +64,15 @@ def _peer_matches(peers: list[dict[str, Any]] | None, other: Endpoint) -> bool:
     if not peers:
         return True
     for peer in peers:
-        assert "namespaceSelector" not in peer, "evaluator does not model namespace selectors"
-        if "podSelector" in peer and other.labels is not None and selects(peer["podSelector"], other.labels):
-            return True
+        if ("podSelector" in peer or "namespaceSelector" in peer) and other.labels is not None:
+            namespace = peer.get("namespaceSelector")
+            in_namespace = (
+                other.namespace == NAMESPACE
+                if namespace is None
+                else selects(namespace, {"kubernetes.io/metadata.name": other.namespace})
+            )
+            if in_namespace and selects(peer.get("podSelector", {}), other.labels):
+                return True
         if "ipBlock" in peer:
             ip = ipaddress.ip_address(other.ip)
             block = peer["ipBlock"]
@@ -74,7 +85,7 @@ def _peer_matches(peers: list[dict[str, Any]] | None, other: Endpoint) -> bool:
 
 def _direction_allows(policies: list[dict[str, Any]], direction: str, pod: Endpoint, other: Endpoint,
                       port: int, protocol: str) -> bool:  # fmt: skip
-    if pod.labels is None:
+    if pod.labels is None or pod.namespace != NAMESPACE:
         return True  # not ours to isolate
     kind = direction.capitalize()
     selecting = [
@@ -143,6 +154,12 @@ def denied_flows(pods: dict[str, Endpoint], overlay: str) -> list[tuple[Endpoint
         (pods["grafana"], pods["airflow-scheduler"], 8793),
         (pods["airflow-test"], pods["grafana"], 3000),
         (pods["database-test"], pods["airflow-api-server"], 8080),
+        (STRAY, PUBLIC_API, 443),
+        (STRAY, KUBE_API, 6443),
+        (STRAY, pods["airflow-api-server"], 8080),
+        (STRAY, pods["grafana"], 3000),
+        (WORLD, STRAY, 8080),
+        (pods["airflow-scheduler"], STRAY, 8080),
     ]
     if overlay == "production":
         flows += [(pods[c], ELSEWHERE_DB, 5432) for c in [*AIRFLOW, "etl", "grafana"]]
@@ -152,6 +169,7 @@ def denied_flows(pods: dict[str, Endpoint], overlay: str) -> list[tuple[Endpoint
             (pods["airflow-test"], pods["postgres"], 5432),
             (pods["postgres"], PUBLIC_API, 443),
             (pods["postgres"], DNS, 53),
+            (STRAY, pods["postgres"], 5432),
         ]
     if "fake-api" in pods:
         flows += [
@@ -191,6 +209,24 @@ def test_name_resolution_is_allowed_to_every_pod_that_connects_anywhere(manifest
         else:
             assert allowed(manifests, pod, DNS, 53, "UDP"), name
             assert allowed(manifests, pod, DNS, 53, "TCP"), name
+        for elsewhere in (NOT_DNS, PUBLIC_API):
+            assert not allowed(manifests, pod, elsewhere, 53, "UDP"), f"{name} resolves at {elsewhere.name}"
+
+
+def test_dns_servers_can_be_given_as_addresses() -> None:
+    cache = Endpoint("a node-local DNS cache", "169.254.20.10")
+    manifests = render_chart({"networkPolicy": {"dns": {"cidrs": ["169.254.20.10/32"]}}})
+    pods = endpoints(manifests)
+    assert allowed(manifests, pods["etl"], cache, 53, "UDP")
+    assert not allowed(manifests, pods["etl"], DNS, 53, "UDP")
+
+
+def test_without_default_deny_an_unlabelled_pod_is_unrestricted() -> None:
+    """What the default-deny policy is for: the component policies alone leave strays open."""
+    manifests = render_chart({"networkPolicy": {"defaultDeny": False}})
+    assert manifests.find("NetworkPolicy", f"{RELEASE}-default-deny") is None
+    assert allowed(manifests, STRAY, PUBLIC_API, 443)
+    assert not allowed(render_overlay("default"), STRAY, PUBLIC_API, 443)
 
 
 def test_every_pod_is_isolated_and_every_policy_selects_pods(manifests: Manifests) -> None:

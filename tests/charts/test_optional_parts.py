@@ -23,6 +23,7 @@ DEFAULT_INVENTORY = {
     ("NetworkPolicy", "simple-etl-airflow-scheduler"),
     ("NetworkPolicy", "simple-etl-airflow-test"),
     ("NetworkPolicy", "simple-etl-airflow-triggerer"),
+    ("NetworkPolicy", "simple-etl-default-deny"),
     ("NetworkPolicy", "simple-etl-database-test"),
     ("NetworkPolicy", "simple-etl-etl"),
     ("NetworkPolicy", "simple-etl-grafana"),

@@ -89,17 +89,18 @@ def schema_paths(schema: dict, prefix: str = "") -> set[str]:
     return paths
 
 
-# A `resources` block is one value (requests and limits, as in any chart).
-RESOURCES = re.compile(r"\.resources\..*$")
+# A `resources` block is one value (requests and limits, as in any chart), and so is a
+# map of labels.
+WHOLE_MAPS = re.compile(r"\.(resources|podLabels)\..*$")
 
 
 def value_paths() -> set[str]:
-    return {RESOURCES.sub(".resources", p) for p in leaf_paths(load_yaml(CHART / "values.yaml"))}
+    return {WHOLE_MAPS.sub(r".\1", p) for p in leaf_paths(load_yaml(CHART / "values.yaml"))}
 
 
 def test_values_yaml_and_schema_are_in_lockstep() -> None:
     values = value_paths()
-    schema = {RESOURCES.sub(".resources", p) for p in schema_paths(SCHEMA)}
+    schema = {WHOLE_MAPS.sub(r".\1", p) for p in schema_paths(SCHEMA)}
     assert values - schema == set(), "in values.yaml but not in values.schema.json"
     assert schema - values == set(), "in values.schema.json but not in values.yaml"
 

@@ -18,9 +18,22 @@ denied, in both directions.
       {{- include "simple-etl.etlPodLabels" . | nindent 6 }}
 {{- end -}}
 
-{{/* Name resolution: cluster DNS (kube-dns, or a node-local cache) on port 53. */}}
+{{/* Name resolution on port 53, to the cluster DNS pods only (or the addresses given). */}}
 {{- define "simple-etl.np.dnsEgress" -}}
-- ports:
+{{- $dns := .Values.networkPolicy.dns -}}
+- to:
+    {{- range $dns.cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- else }}
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ $dns.namespace }}
+      podSelector:
+        matchLabels:
+          {{- toYaml $dns.podLabels | nindent 10 }}
+    {{- end }}
+  ports:
     - port: 53
       protocol: UDP
     - port: 53
