@@ -16,9 +16,13 @@ the ETL skips a batch shard that already succeeded, so re-running an interval is
 `--visited-at` is the end of the run's data interval; a manual run without a logical date
 uses the time it was triggered for.
 
-**Retries.** A pod that exits 3 (the API), 4 (the database) or 1 is retried with backoff;
+**Retries.** A pod that exits 3 (the API), 4 (the database), 143 (terminated) or 1 is retried with backoff;
 one that exits 2 (configuration) or 5 (the quality gate) fails its task at once: another
 attempt would fail the same way.
+
+**Deadlines.** Each pod is told its task's `execution_timeout` less a minute as
+`SIMPLE_ETL_DEADLINE_SECONDS`: the client waits out the source's rate-limit window only
+while that leaves time, so the ETL fails with its own message rather than being killed.
 
 **Fan-out.** Trigger with `{"shards": N}` to split one batch over N pods (1 to 16). They load
 into the same batch; `quality_check` waits for all of them.
@@ -53,7 +57,8 @@ MAX_SHARDS = 16
 # Kubelet mounts this into pods that have a token: the scheduler's, not the ETL pods'.
 IN_CLUSTER_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
-# The chart's NetworkPolicies select ETL pods by exactly these labels.
+# The chart's NetworkPolicies select ETL pods by exactly these labels, and the release's
+# instance label (EtlPodSettings.instance), so two releases in one namespace stay apart.
 ETL_POD_LABELS = {
     "app.kubernetes.io/name": "simple-etl",
     "app.kubernetes.io/component": "etl",
@@ -65,6 +70,13 @@ ETL_POD_LABELS = {
 # then the interval keys are missing from the context and the run's `run_after` is used.
 VISITED_AT_TEMPLATE = "{{ (data_interval_end | default(dag_run.run_after, true)).isoformat() }}"
 BATCH_ID_TEMPLATE = "{{ run_id }}"
+
+# The DAG's interval. ETL pods are told it, so the ETL can refuse a batch volume that the
+# source's rate limit (people per client per 5 minutes) could not serve at this pace.
+SCHEDULE_MINUTES = 5
+# An ETL pod's own deadline ends this long before the task's execution_timeout, so the ETL
+# fails with its own message and ledger record instead of being killed mid-wait.
+DEADLINE_MARGIN = timedelta(seconds=60)
 
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 TRUE_WORDS = ("1", "true", "yes", "on")
@@ -86,6 +98,7 @@ class EtlPodSettings:
     configmap: str
     api_url: str
     deferrable: bool
+    instance: str
 
     @classmethod
     def from_env(
@@ -107,7 +120,12 @@ class EtlPodSettings:
             configmap=get("SIMPLE_ETL_CONFIGMAP", "simple-etl-etl"),
             api_url=get("SIMPLE_ETL_API_URL", "https://randomuser.me/api/1.4/"),
             deferrable=parse_bool("SIMPLE_ETL_DEFERRABLE", get("SIMPLE_ETL_DEFERRABLE", "true")),
+            instance=get("SIMPLE_ETL_INSTANCE", "simple-etl"),
         )
+
+    @property
+    def pod_labels(self) -> dict[str, str]:
+        return {**ETL_POD_LABELS, "app.kubernetes.io/instance": self.instance}
 
 
 def own_namespace(namespace_file: Path) -> str:
@@ -160,10 +178,14 @@ def etl_resources() -> k8s.V1ResourceRequirements:
     )
 
 
-def etl_env(settings: EtlPodSettings) -> list[k8s.V1EnvVar]:
-    """Container env: the API base, and the writer's credentials only by secretKeyRef."""
+def etl_env(settings: EtlPodSettings, timeout: timedelta) -> list[k8s.V1EnvVar]:
+    """Container env: the API base, the task's pace and deadline, and the writer's
+    credentials only by secretKeyRef."""
+    deadline = max(timeout - DEADLINE_MARGIN, timeout / 2)
     return [
         k8s.V1EnvVar(name="SIMPLE_ETL_API_URL", value=settings.api_url),
+        k8s.V1EnvVar(name="SIMPLE_ETL_SCHEDULE_SECONDS", value=str(SCHEDULE_MINUTES * 60)),
+        k8s.V1EnvVar(name="SIMPLE_ETL_DEADLINE_SECONDS", value=str(int(deadline.total_seconds()))),
         secret_env("PGUSER", settings.db_secret, "username"),
         secret_env("PGPASSWORD", settings.db_secret, "password"),
     ]
@@ -193,7 +215,7 @@ def tmp_volume_mount() -> k8s.V1VolumeMount:
     return k8s.V1VolumeMount(name="tmp", mount_path="/tmp")  # noqa: S108 - an emptyDir, private to the pod
 
 
-def pod_spec_base() -> k8s.V1Pod:
+def pod_spec_base(settings: EtlPodSettings) -> k8s.V1Pod:
     """The pod fields KubernetesPodOperator has no argument for; the operator fills in the rest."""
     return k8s.V1Pod(
         spec=k8s.V1PodSpec(
@@ -208,7 +230,7 @@ def pod_spec_base() -> k8s.V1Pod:
                     max_skew=1,
                     topology_key="kubernetes.io/hostname",
                     when_unsatisfiable="ScheduleAnyway",
-                    label_selector=k8s.V1LabelSelector(match_labels=dict(ETL_POD_LABELS)),
+                    label_selector=k8s.V1LabelSelector(match_labels=settings.pod_labels),
                     match_label_keys=["run_id"],  # set by the operator on each pod of a run
                 )
             ],
@@ -224,18 +246,18 @@ def etl_pod_kwargs(settings: EtlPodSettings, task_id: str, timeout: timedelta) -
         "namespace": settings.namespace,
         "image": settings.image,
         "image_pull_policy": settings.image_pull_policy,
-        "labels": dict(ETL_POD_LABELS),
+        "labels": settings.pod_labels,
         "service_account_name": settings.service_account,
         # The ETL never talks to the Kubernetes API: no token to steal.
         "automount_service_account_token": False,
         "security_context": pod_security_context(),
         "container_security_context": container_security_context(),
         "container_resources": etl_resources(),
-        "env_vars": etl_env(settings),
+        "env_vars": etl_env(settings, timeout),
         "env_from": etl_env_from(settings),
         "volumes": [tmp_volume()],
         "volume_mounts": [tmp_volume_mount()],
-        "full_pod_spec": pod_spec_base(),
+        "full_pod_spec": pod_spec_base(settings),
         "get_logs": True,
         "log_events_on_failure": True,
         # Without a termination message file, the last log line (the ETL's JSON error) shows
@@ -323,7 +345,7 @@ with DAG(
     dag_id=DAG_ID,
     description="Random User API → Postgres warehouse, one Kubernetes pod per ETL step",
     doc_md=__doc__,
-    schedule="*/5 * * * *",
+    schedule=f"*/{SCHEDULE_MINUTES} * * * *",
     start_date=datetime(2025, 1, 1, tzinfo=UTC),
     # A paused or stopped scheduler resumes with the latest interval, not a flood of old ones.
     catchup=False,

@@ -43,6 +43,7 @@ GROUPS = {
     "v1": _resources("Secret", "ConfigMap", "Service", "ServiceAccount", "Pod", "PersistentVolumeClaim"),
     "apps/v1": _resources("Deployment", "StatefulSet"),
     "networking.k8s.io/v1": _resources("NetworkPolicy", "Ingress"),
+    "policy/v1": _resources("PodDisruptionBudget"),
     "rbac.authorization.k8s.io/v1": _resources("Role", "RoleBinding"),
 }
 

@@ -16,9 +16,11 @@ import pytest
 from tests.charts.render import NAMESPACE, RELEASE, Manifests, render_chart, render_overlay
 from tests.charts.wiring import pod_templates, selects
 
+INSTANCE = "app.kubernetes.io/instance"
 # The labels the DAG gives the ETL pods (docs/interfaces.md), plus one of its own.
 ETL_LABELS = {
     "app.kubernetes.io/name": "simple-etl",
+    "app.kubernetes.io/instance": "simple-etl",
     "app.kubernetes.io/component": "etl",
     "app.kubernetes.io/part-of": "simple-etl",
     "app.kubernetes.io/managed-by": "airflow",
@@ -267,3 +269,12 @@ def test_policy_evaluator_sees_a_missing_rule(overlay_name: str) -> None:
     policy["spec"]["ingress"] = []
     pods = endpoints(manifests)
     assert not allowed(manifests, pods["etl"], pods["postgres"], 5432)
+
+
+def test_two_releases_in_one_namespace_keep_their_etl_pods_apart() -> None:
+    other = render_chart(release="other")
+    theirs = endpoints(other)
+    ours = Endpoint("the ETL pod of release simple-etl", "10.244.0.201", ETL_LABELS)
+    assert not allowed(other, ours, theirs["postgres"], 5432)
+    assert allowed(other, Endpoint("their ETL pod", "10.244.0.202", {**ETL_LABELS, INSTANCE: "other"}),
+                   theirs["postgres"], 5432)  # fmt: skip

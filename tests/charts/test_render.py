@@ -176,6 +176,23 @@ def test_image_references_are_overridable() -> None:
     assert env["SIMPLE_ETL_IMAGE_PULL_POLICY"] == "Always"
 
 
+def test_images_pinned_by_digest_run_exactly_that_build() -> None:
+    digest = "sha256:" + "0123456789abcdef" * 4
+    components = ("postgres", "airflow", "etl", "grafana")
+    manifests = render_chart({c: {"image": {"digest": digest}} for c in components})
+    images = {
+        container["image"]
+        for obj in manifests.workloads()
+        for key in ("initContainers", "containers")
+        for container in pod_spec_of(obj).get(key, [])
+    }
+    assert images and all(image.endswith(f"@{digest}") for image in images), images
+    scheduler = manifests.get("Deployment", "simple-etl-airflow-scheduler")
+    env = {e["name"]: e.get("value") for e in scheduler["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SIMPLE_ETL_IMAGE"] == f"simple-etl:{APP_VERSION}@{digest}", "the DAG's ETL pods too"
+    assert "digest" in render_error({"etl": {"image": {"digest": "latest"}}})
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [

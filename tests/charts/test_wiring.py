@@ -40,6 +40,7 @@ RECOMMENDED_LABELS = {
 }
 LAUNCHERS = {"airflow-scheduler", "airflow-triggerer"}
 DAG_ENV = {
+    "SIMPLE_ETL_INSTANCE",
     "SIMPLE_ETL_IMAGE",
     "SIMPLE_ETL_IMAGE_PULL_POLICY",
     "SIMPLE_ETL_NAMESPACE",
@@ -123,6 +124,7 @@ def test_the_dag_contract_points_at_rendered_objects(manifests: Manifests, overl
     assert envs["dag-processor"] == envs["scheduler"], "the parsing and the running DAG must agree"
     env = envs["scheduler"]
     assert env["SIMPLE_ETL_NAMESPACE"] == NAMESPACE
+    assert env["SIMPLE_ETL_INSTANCE"] == RELEASE
     account = manifests.get("ServiceAccount", env["SIMPLE_ETL_SERVICE_ACCOUNT"])
     assert account["automountServiceAccountToken"] is False
     bound = {s["name"] for b in manifests.of_kind("RoleBinding") for s in b["subjects"]}
@@ -144,11 +146,13 @@ def test_the_etl_configmap_holds_only_settings_the_etl_knows() -> None:
         "seed": "drill", "batchSize": 1000, "pageSize": 500, "poolPages": 10, "nat": "DE,FR",
         "httpTimeout": 10.5, "maxRetries": 3, "backoffBase": 0.5, "backoffMax": 30, "maxRejectRatio": 0.1,
         "maxStaleness": 900, "logLevel": "DEBUG", "lockTimeout": 5, "statementTimeout": 300,
-        "idleInTransactionTimeout": 30, "clientCheckInterval": 2, "leaseSeconds": 60,
+        "idleInTransactionTimeout": 30, "clientCheckInterval": 2, "leaseSeconds": 60, "rateLimit": 10000,
+        "rateLimitWait": 120.5,
     }  # fmt: skip
     known = {f.name.upper() for f in dataclasses.fields(Settings)}
     chart_set = {"API_URL", "READER_ROLE"}  # by the chart itself (DAG env, database.reader.user)
-    assert set(_snake(everything)) == known - chart_set, "etl.settings ≠ the ETL's settings"
+    dag_set = {"SCHEDULE_SECONDS", "DEADLINE_SECONDS"}  # by the DAG, per task (its schedule and timeout)
+    assert set(_snake(everything)) == known - chart_set - dag_set, "etl.settings ≠ the ETL's settings"
     manifests = render_chart(
         {"etl": {"settings": everything}}, show_only=["templates/etl/etl-configmap.yaml"]
     )

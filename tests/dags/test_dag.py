@@ -192,6 +192,7 @@ def test_default_settings_match_the_interface_table(tmp_path: Path) -> None:
         configmap="simple-etl-etl",
         api_url="https://randomuser.me/api/1.4/",
         deferrable=True,
+        instance="simple-etl",
     )
 
 
@@ -219,4 +220,5 @@ def test_default_settings_are_what_the_default_chart_install_gives(tmp_path: Pat
         "SIMPLE_ETL_DB_SECRET": defaults.db_secret,
         "SIMPLE_ETL_CONFIGMAP": defaults.configmap,
         "SIMPLE_ETL_API_URL": defaults.api_url,
+        "SIMPLE_ETL_INSTANCE": defaults.instance,
     } == {name: rendered[name] for name in rendered if name != "SIMPLE_ETL_NAMESPACE"}

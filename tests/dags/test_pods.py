@@ -19,6 +19,7 @@ POD_NAMES = ["migrate", "extract_load[0]", "extract_load[1]", "quality_check"]
 
 ETL_LABELS = {
     "app.kubernetes.io/name": "simple-etl",
+    "app.kubernetes.io/instance": "simple-etl",
     "app.kubernetes.io/component": "etl",
     "app.kubernetes.io/part-of": "simple-etl",
     "app.kubernetes.io/managed-by": "airflow",
@@ -33,6 +34,7 @@ ALL_SETTINGS = {
     "SIMPLE_ETL_CONFIGMAP": "release-etl-config",
     "SIMPLE_ETL_API_URL": "http://release-fake-api:8080/api/1.4/",
     "SIMPLE_ETL_DEFERRABLE": "false",
+    "SIMPLE_ETL_INSTANCE": "release",
 }
 
 
@@ -50,8 +52,15 @@ def secret_refs(pod: dict[str, Any]) -> dict[str, tuple[str, str]]:
     }
 
 
+# Every pod is told the DAG's pace, and its task's execution_timeout less a minute.
+PACE_AND_DEADLINE = {"SIMPLE_ETL_SCHEDULE_SECONDS", "SIMPLE_ETL_DEADLINE_SECONDS"}
+DEADLINES = {"migrate": "240", "extract_load[0]": "840", "extract_load[1]": "840", "quality_check": "240"}
+
+
 def plain_env(pod: dict[str, Any]) -> dict[str, str]:
-    return {env["name"]: env["value"] for env in container(pod).get("env", []) if "value" in env}
+    """The container's literal env, less the pace and deadline every pod gets."""
+    env = {env["name"]: env["value"] for env in container(pod).get("env", []) if "value" in env}
+    return {name: value for name, value in env.items() if name not in PACE_AND_DEADLINE}
 
 
 # -- Kubernetes schema and Pod Security -----------------------------------------------------
@@ -187,6 +196,16 @@ def test_settings_come_from_the_configmap_and_the_api_url(pod: dict[str, Any]) -
     assert plain_env(pod) == {"SIMPLE_ETL_API_URL": "https://randomuser.me/api/1.4/"}
 
 
+def test_each_pod_knows_the_schedule_and_ends_before_its_task_times_out(
+    default_pods: dict[str, dict[str, Any]],
+) -> None:
+    for name, pod in default_pods.items():
+        env = {e["name"]: e.get("value") for e in container(pod)["env"]}
+        assert env["SIMPLE_ETL_SCHEDULE_SECONDS"] == "300", name
+        assert env["SIMPLE_ETL_DEADLINE_SECONDS"] == DEADLINES[name], name
+        assert int(env["SIMPLE_ETL_DEADLINE_SECONDS"]) < pod["spec"]["activeDeadlineSeconds"], name
+
+
 def test_namespace_defaults_to_default_outside_a_cluster(pod: dict[str, Any]) -> None:
     assert pod["metadata"]["namespace"] == "default"
 
@@ -209,6 +228,7 @@ def test_every_pod_setting_follows_the_scheduler_environment(parse_etl_dag: Call
         assert pod["spec"]["serviceAccountName"] == "release-etl", name
         assert container(pod)["image"] == "registry.example.com/simple-etl:1.2.3", name
         assert container(pod)["imagePullPolicy"] == "Always", name
+        assert pod["metadata"]["labels"]["app.kubernetes.io/instance"] == "release", name
         assert container(pod)["envFrom"] == [
             {"configMapRef": {"name": "release-etl-config", "optional": False}}
         ]

@@ -54,15 +54,42 @@ contract with dags/random_users_etl.py, so they do not follow nameOverride.
 */}}
 {{- define "simple-etl.etlPodLabels" -}}
 app.kubernetes.io/name: simple-etl
+app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: etl
 app.kubernetes.io/part-of: simple-etl
 {{- end -}}
 
-{{/* "repository:tag" with the tag defaulting to the chart's appVersion. Call with (list $ .Values.x.image). */}}
+{{/*
+"repository:tag" with the tag defaulting to the chart's appVersion, and "@digest" when one
+is given: the tag stays for people, the digest decides. Call with (list $ .Values.x.image).
+*/}}
 {{- define "simple-etl.image" -}}
 {{- $ctx := index . 0 -}}
 {{- $image := index . 1 -}}
 {{- printf "%s:%s" $image.repository (default $ctx.Chart.AppVersion $image.tag) -}}
+{{- with $image.digest }}@{{ . }}{{ end -}}
+{{- end -}}
+
+{{- define "simple-etl.priorityClassName" -}}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A replicated component's pods spread over nodes when the cluster has several; a
+preference, so a single node still schedules them all. Call with (list $ "component" replicas).
+*/}}
+{{- define "simple-etl.softSpread" -}}
+{{- if gt (int (index . 2)) 1 }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "simple-etl.selectorLabels" (list (index . 0) (index . 1)) | nindent 8 }}
+{{- end }}
 {{- end -}}
 
 {{- define "simple-etl.imagePullSecrets" -}}

@@ -99,6 +99,8 @@ dag-processor parses the DAG and the scheduler runs its tasks, so both get it.
   value: {{ include "simple-etl.componentName" (list . "etl") | quote }}
 - name: SIMPLE_ETL_API_URL
   value: {{ include "simple-etl.etl.apiUrl" . | quote }}
+- name: SIMPLE_ETL_INSTANCE
+  value: {{ .Release.Name | quote }}
 {{- end -}}
 
 {{- define "simple-etl.airflow.volumeMounts" -}}
@@ -173,6 +175,7 @@ automountServiceAccountToken: false
 enableServiceLinks: false
 {{- end }}
 {{- include "simple-etl.imagePullSecrets" $ctx }}
+{{- include "simple-etl.priorityClassName" $ctx }}
 # The image's `airflow` user; GID 0 as the image expects.
 securityContext:
   {{- include "simple-etl.podSecurityContext" (dict "uid" 50000 "gid" 0) | nindent 2 }}
