@@ -54,6 +54,8 @@ DAG_ID = "random_users_etl"
 # The ETL image runs as this user and group (docs/interfaces.md).
 ETL_UID = 10001
 MAX_SHARDS = 16
+# Where an ETL pod finds the database server's CA bundle, when the chart names one.
+DB_CA_FILE = Path("/etc/simple-etl/db-ca/ca.crt")
 # Kubelet mounts this into pods that have a token: the scheduler's, not the ETL pods'.
 IN_CLUSTER_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
@@ -99,6 +101,8 @@ class EtlPodSettings:
     api_url: str
     deferrable: bool
     instance: str
+    db_ca_secret: str = ""  # Secret with the database server's CA bundle (sslmode verify-*)
+    db_ca_key: str = "ca.crt"
 
     @classmethod
     def from_env(
@@ -121,6 +125,8 @@ class EtlPodSettings:
             api_url=get("SIMPLE_ETL_API_URL", "https://randomuser.me/api/1.4/"),
             deferrable=parse_bool("SIMPLE_ETL_DEFERRABLE", get("SIMPLE_ETL_DEFERRABLE", "true")),
             instance=get("SIMPLE_ETL_INSTANCE", "simple-etl"),
+            db_ca_secret=get("SIMPLE_ETL_DB_CA_SECRET", ""),
+            db_ca_key=get("SIMPLE_ETL_DB_CA_KEY", "ca.crt"),
         )
 
     @property
@@ -188,6 +194,7 @@ def etl_env(settings: EtlPodSettings, timeout: timedelta) -> list[k8s.V1EnvVar]:
         k8s.V1EnvVar(name="SIMPLE_ETL_DEADLINE_SECONDS", value=str(int(deadline.total_seconds()))),
         secret_env("PGUSER", settings.db_secret, "username"),
         secret_env("PGPASSWORD", settings.db_secret, "password"),
+        *([k8s.V1EnvVar(name="PGSSLROOTCERT", value=str(DB_CA_FILE))] if settings.db_ca_secret else []),
     ]
 
 
@@ -207,12 +214,20 @@ def etl_env_from(settings: EtlPodSettings) -> list[k8s.V1EnvFromSource]:
     ]
 
 
-def tmp_volume() -> k8s.V1Volume:
-    return k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="256Mi"))
+def etl_volumes(settings: EtlPodSettings) -> list[k8s.V1Volume]:
+    volumes = [k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="256Mi"))]
+    if settings.db_ca_secret:
+        items = [k8s.V1KeyToPath(key=settings.db_ca_key, path=DB_CA_FILE.name)]
+        secret = k8s.V1SecretVolumeSource(secret_name=settings.db_ca_secret, items=items)
+        volumes.append(k8s.V1Volume(name="db-ca", secret=secret))
+    return volumes
 
 
-def tmp_volume_mount() -> k8s.V1VolumeMount:
-    return k8s.V1VolumeMount(name="tmp", mount_path="/tmp")  # noqa: S108 - an emptyDir, private to the pod
+def etl_volume_mounts(settings: EtlPodSettings) -> list[k8s.V1VolumeMount]:
+    mounts = [k8s.V1VolumeMount(name="tmp", mount_path="/tmp")]  # noqa: S108 - an emptyDir, private to the pod
+    if settings.db_ca_secret:
+        mounts.append(k8s.V1VolumeMount(name="db-ca", mount_path=str(DB_CA_FILE.parent), read_only=True))
+    return mounts
 
 
 def pod_spec_base(settings: EtlPodSettings) -> k8s.V1Pod:
@@ -255,8 +270,8 @@ def etl_pod_kwargs(settings: EtlPodSettings, task_id: str, timeout: timedelta) -
         "container_resources": etl_resources(),
         "env_vars": etl_env(settings, timeout),
         "env_from": etl_env_from(settings),
-        "volumes": [tmp_volume()],
-        "volume_mounts": [tmp_volume_mount()],
+        "volumes": etl_volumes(settings),
+        "volume_mounts": etl_volume_mounts(settings),
         "full_pod_spec": pod_spec_base(settings),
         "get_logs": True,
         "log_events_on_failure": True,

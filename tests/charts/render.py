@@ -238,13 +238,17 @@ def documented_params() -> dict[str, str]:
 def documented_existing_secrets(values: Mapping[str, Any]) -> dict[str, set[str]]:
     """Existing Secrets the values name, with the keys values.yaml documents for each.
 
-    The key names are the backticked words of the value's `## @param` description.
+    The key names are the backticked words of the value's `## @param` description; a
+    CA bundle Secret (`…caSecret.name`) has the one key its `…caSecret.key` names.
     """
     params = documented_params()
+    leaves = leaf_paths(values)
     found: dict[str, set[str]] = {}
-    for path, value in leaf_paths(values).items():
+    for path, value in leaves.items():
         if path.endswith("existingSecret") and value:
             found[value] = set(re.findall(r"`([^`]+)`", params[path]))
+        elif path.endswith("caSecret.name") and value:
+            found[value] = {leaves[path.removesuffix("name") + "key"]}
     return found
 
 

@@ -12,10 +12,12 @@ from tests.charts.pods import all_containers
 from tests.charts.render import (
     NAMESPACE,
     RELEASE,
+    REPO,
     Manifests,
     documented_existing_secrets,
     effective_values,
     render_chart,
+    render_error,
     render_overlay,
 )
 from tests.charts.wiring import (
@@ -27,7 +29,7 @@ from tests.charts.wiring import (
     selects,
     service_backends,
 )
-from tests.support.kubernetes import baseline_violations, restricted_violations
+from tests.support.kubernetes import baseline_violations, pod_spec_of, restricted_violations
 
 RECOMMENDED_LABELS = {
     "app.kubernetes.io/name",
@@ -41,6 +43,8 @@ RECOMMENDED_LABELS = {
 LAUNCHERS = {"airflow-scheduler", "airflow-triggerer"}
 DAG_ENV = {
     "SIMPLE_ETL_INSTANCE",
+    "SIMPLE_ETL_DB_CA_SECRET",
+    "SIMPLE_ETL_DB_CA_KEY",
     "SIMPLE_ETL_IMAGE",
     "SIMPLE_ETL_IMAGE_PULL_POLICY",
     "SIMPLE_ETL_NAMESPACE",
@@ -229,6 +233,40 @@ def test_grafana_datasource_is_the_read_only_role_with_a_fixed_uid(default_manif
     assert (
         env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"{RELEASE}-grafana-admin"
     )
+
+
+def test_verify_full_reaches_every_database_client_with_the_ca_bundle() -> None:
+    """The production overlay checks the server's certificate: every container that speaks
+    to the database finds the CA bundle where PGSSLROOTCERT says, from the named Secret."""
+    manifests = render_overlay("production")
+    clients = 0
+    for obj in manifests.workloads():
+        spec = pod_spec_of(obj)
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        for container in all_containers(spec):
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            if env.get("PGSSLMODE") != "verify-full":
+                continue
+            clients += 1
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+            directory, file = env["PGSSLROOTCERT"].rsplit("/", 1)
+            volume = volumes[mounts[directory]]["secret"]
+            assert volume["secretName"] == "warehouse-db-ca", container["name"]
+            assert volume["items"] == [{"key": "ca.crt", "path": file}], container["name"]
+    assert clients >= 5, "every Airflow component, its migrations and the database test"
+    source = grafana_datasource(manifests)["jsonData"]
+    assert source["sslmode"] == "verify-full" and source["tlsConfigurationMethod"] == "file-path"
+    grafana = pod_spec_of(manifests.get("Deployment", f"{RELEASE}-grafana"))
+    mounts = {m["mountPath"]: m["name"] for m in grafana["containers"][0]["volumeMounts"]}
+    assert mounts[source["sslRootCertFile"].rsplit("/", 1)[0]] == "db-ca"
+    scheduler = manifests.get("Deployment", f"{RELEASE}-airflow-scheduler")
+    dag_env = {e["name"]: e.get("value") for e in pod_spec_of(scheduler)["containers"][0]["env"]}
+    assert dag_env["SIMPLE_ETL_DB_CA_SECRET"] == "warehouse-db-ca", "the DAG mounts it into the ETL pods"
+
+
+def test_verify_full_without_a_ca_bundle_is_refused() -> None:
+    overlay = ["-f", str(REPO / "k8s/values-production.yaml"), "--set", "externalDatabase.caSecret.name="]
+    assert "externalDatabase.caSecret.name" in render_error(extra_args=overlay)
 
 
 # ---- security -------------------------------------------------------------------------

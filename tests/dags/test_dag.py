@@ -221,4 +221,6 @@ def test_default_settings_are_what_the_default_chart_install_gives(tmp_path: Pat
         "SIMPLE_ETL_CONFIGMAP": defaults.configmap,
         "SIMPLE_ETL_API_URL": defaults.api_url,
         "SIMPLE_ETL_INSTANCE": defaults.instance,
+        "SIMPLE_ETL_DB_CA_SECRET": defaults.db_ca_secret,
+        "SIMPLE_ETL_DB_CA_KEY": defaults.db_ca_key,
     } == {name: rendered[name] for name in rendered if name != "SIMPLE_ETL_NAMESPACE"}

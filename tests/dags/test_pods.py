@@ -262,3 +262,18 @@ def test_a_bad_setting_is_an_import_error_naming_it(
     (error,) = bag.import_errors.values()
     assert name in error
     assert repr(value) in error
+
+
+def test_a_database_ca_bundle_is_mounted_and_used(parse_etl_dag: Callable[..., DAG]) -> None:
+    dag = parse_etl_dag(SIMPLE_ETL_DB_CA_SECRET="warehouse-db-ca", SIMPLE_ETL_DB_CA_KEY="bundle.pem")
+    for name, pod in pod_manifests(dag).items():
+        validate(pod)
+        volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+        assert volumes["db-ca"]["secret"] == {
+            "secretName": "warehouse-db-ca",
+            "items": [{"key": "bundle.pem", "path": "ca.crt"}],
+        }, name
+        mounts = {m["name"]: m for m in container(pod)["volumeMounts"]}
+        assert mounts["db-ca"] == {"name": "db-ca", "mountPath": "/etc/simple-etl/db-ca", "readOnly": True}
+        env = {e["name"]: e.get("value") for e in container(pod)["env"]}
+        assert env["PGSSLROOTCERT"] == "/etc/simple-etl/db-ca/ca.crt", name

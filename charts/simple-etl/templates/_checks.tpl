@@ -8,6 +8,9 @@ rendered manifests through them).
   {{- if not .Values.externalDatabase.host -}}
     {{- fail "postgres.enabled=false needs externalDatabase.host" -}}
   {{- end -}}
+  {{- if and (has .Values.externalDatabase.sslMode (list "verify-ca" "verify-full")) (not .Values.externalDatabase.caSecret.name) -}}
+    {{- fail (printf "externalDatabase.sslMode=%s needs externalDatabase.caSecret.name: a Secret with the CA bundle that signed the server's certificate" .Values.externalDatabase.sslMode) -}}
+  {{- end -}}
   {{- range $role := list "airflow" "etl" "reader" -}}
     {{- if not (index $.Values.database $role).existingSecret -}}
       {{- fail (printf "postgres.enabled=false needs database.%s.existingSecret: the chart cannot create roles on an external server, so it must not invent their passwords" $role) -}}

@@ -142,6 +142,43 @@ seccompProfile:
 {{- end -}}
 {{- end -}}
 
+{{/*
+The managed server's CA bundle (externalDatabase.caSecret), for sslmode verify-ca and
+verify-full: every database client mounts it at one path and points PGSSLROOTCERT at it.
+Each helper renders nothing when there is no bundle.
+*/}}
+{{- define "simple-etl.dbCa.path" -}}/etc/simple-etl/db-ca/ca.crt{{- end -}}
+
+{{- define "simple-etl.dbCa.secret" -}}
+{{- if not .Values.postgres.enabled }}{{ .Values.externalDatabase.caSecret.name }}{{ end -}}
+{{- end -}}
+
+{{- define "simple-etl.dbCa.env" -}}
+{{- if include "simple-etl.dbCa.secret" . }}
+- name: PGSSLROOTCERT
+  value: {{ include "simple-etl.dbCa.path" . }}
+{{- end }}
+{{- end -}}
+
+{{- define "simple-etl.dbCa.volumeMount" -}}
+{{- if include "simple-etl.dbCa.secret" . }}
+- name: db-ca
+  mountPath: {{ include "simple-etl.dbCa.path" . | dir }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "simple-etl.dbCa.volume" -}}
+{{- with include "simple-etl.dbCa.secret" . }}
+- name: db-ca
+  secret:
+    secretName: {{ . }}
+    items:
+      - key: {{ $.Values.externalDatabase.caSecret.key }}
+        path: {{ include "simple-etl.dbCa.path" $ | base }}
+{{- end }}
+{{- end -}}
+
 {{/* The in-cluster server has no TLS; a managed one is reached with the configured sslmode. */}}
 {{- define "simple-etl.postgres.sslMode" -}}
 {{- if .Values.postgres.enabled -}}disable{{- else -}}{{ .Values.externalDatabase.sslMode }}{{- end -}}

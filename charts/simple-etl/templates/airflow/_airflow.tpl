@@ -58,6 +58,7 @@ containers start after them and skip the check.
 # an sslmode query parameter in the URL would break the async one.
 - name: PGSSLMODE
   value: {{ include "simple-etl.postgres.sslMode" $ctx | quote }}
+{{- include "simple-etl.dbCa.env" $ctx }}
 - name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
   valueFrom:
     secretKeyRef:
@@ -101,6 +102,10 @@ dag-processor parses the DAG and the scheduler runs its tasks, so both get it.
   value: {{ include "simple-etl.etl.apiUrl" . | quote }}
 - name: SIMPLE_ETL_INSTANCE
   value: {{ .Release.Name | quote }}
+- name: SIMPLE_ETL_DB_CA_SECRET
+  value: {{ include "simple-etl.dbCa.secret" . | quote }}
+- name: SIMPLE_ETL_DB_CA_KEY
+  value: {{ .Values.externalDatabase.caSecret.key | quote }}
 {{- end -}}
 
 {{- define "simple-etl.airflow.volumeMounts" -}}
@@ -115,6 +120,7 @@ dag-processor parses the DAG and the scheduler runs its tasks, so both get it.
 - name: dags
   mountPath: /opt/airflow/dags
 {{- end }}
+{{- include "simple-etl.dbCa.volumeMount" . }}
 {{- end -}}
 
 {{- define "simple-etl.airflow.volumes" -}}
@@ -132,6 +138,7 @@ dag-processor parses the DAG and the scheduler runs its tasks, so both get it.
   emptyDir:
     sizeLimit: 256Mi
 {{- end }}
+{{- include "simple-etl.dbCa.volume" . }}
 {{- end -}}
 
 {{/*
