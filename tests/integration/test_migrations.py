@@ -3,10 +3,13 @@
 import json
 import time
 
+import pytest
+
 from simple_etl.migrate import available
 from tests.support.cli import simple_etl, start
+from tests.support.etl import Etl
 
-LOAD_ERROR, CONFIG_ERROR = 4, 2
+CONFIG_ERROR = 2
 
 
 def versions(warehouse):
@@ -36,16 +39,58 @@ def test_an_edited_migration_is_refused(warehouse):
     assert simple_etl("migrate", env=warehouse.env()).exit_code == 0
     warehouse.query("UPDATE public.schema_migrations SET checksum = 'edited' WHERE version = 1")
     result = simple_etl("migrate", env=warehouse.env())
-    assert result.exit_code == LOAD_ERROR
+    assert result.exit_code == CONFIG_ERROR  # a person must act: the DAG does not retry it
     assert "migration 0001 changed after it was applied" in result.error
+    assert "put the change in a new migration" in result.error
 
 
 def test_a_database_from_a_newer_image_is_refused(warehouse):
     assert simple_etl("migrate", env=warehouse.env()).exit_code == 0
     warehouse.query("INSERT INTO public.schema_migrations VALUES (9999, 'future', 'x', now())")
     result = simple_etl("migrate", env=warehouse.env())
-    assert result.exit_code == LOAD_ERROR
+    assert result.exit_code == CONFIG_ERROR
     assert "migration 9999 that this image does not know" in result.error
+
+
+def unmigrated(warehouse):
+    """Nothing applied: not even the migrations table."""
+
+
+def behind(warehouse):
+    warehouse.query("DELETE FROM public.schema_migrations WHERE version = %s", (available()[-1].version,))
+
+
+def edited(warehouse):
+    warehouse.query("UPDATE public.schema_migrations SET checksum = 'edited' WHERE version = 1")
+
+
+def newer(warehouse):
+    warehouse.query("INSERT INTO public.schema_migrations VALUES (9999, 'future', 'x', now())")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (unmigrated, "has no simple-etl schema; run `simple-etl migrate` first"),
+        (behind, f"lacks migration {available()[-1].version:04d}; run `simple-etl migrate` first"),
+        (edited, "migration 0001 changed after it was applied"),
+        (newer, "migration 9999 that this image does not know; run the newer image"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_run_and_check_refuse_a_schema_that_is_not_this_images(warehouse, fake_api, damage, message, command):
+    if damage is not unmigrated:
+        assert simple_etl("migrate", env=warehouse.env()).exit_code == 0
+    damage(warehouse)
+    before = warehouse.table_counts()
+    etl = Etl(warehouse, fake_api)
+    result = etl.run("batch-1") if command == "run" else etl("check")
+    assert result.exit_code == CONFIG_ERROR, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert message in result.error
+    assert result.stdout == ""
+    assert fake_api.requests_served == 0
+    assert warehouse.table_counts() == before  # nothing written, not even a ledger row
 
 
 def test_a_failed_migration_leaves_nothing_behind(warehouse):

@@ -2,7 +2,9 @@
 
 Each command ends with a one-line JSON summary on stdout; any failure is one JSON
 line on stderr naming what is wrong and what to do, and a distinct exit code
-(see errors.py).
+(EXIT_CODES below, errors.py). SIGTERM and SIGINT stop `migrate`, `run` and `check`
+through that same path: rolled back, the failure recorded (`run`: in the ledger), one
+line, exit 128 + the signal number.
 """
 
 from __future__ import annotations
@@ -10,16 +12,20 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
+import socket
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from simple_etl import __version__, db, quality
 from simple_etl.config import Settings, require_database
-from simple_etl.errors import ConfigError, EtlError, QualityError
+from simple_etl.errors import ConfigError, EtlError, QualityError, Terminated
 from simple_etl.log import JsonLogger
-from simple_etl.migrate import migrate
+from simple_etl.migrate import migrate, verify
 from simple_etl.pipeline import BatchRequest, run_batch
 
 # Every Airflow run id fits (scheduled__2026-01-01T00:00:00+00:00, manual__…, and
@@ -27,6 +33,22 @@ from simple_etl.pipeline import BatchRequest, run_batch
 # never reach the COPY stream.
 BATCH_ID = re.compile(r"[\w.~:+@-]{1,250}", re.ASCII)
 MAX_SHARDS = 64
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# How long a stop signal waits for the main thread to handle it before the query that
+# keeps the main thread in C is cancelled.
+CANCEL_AFTER = 0.5
+
+# What `simple-etl --help` shows; the README's table and the DAG's retry rule follow it.
+EXIT_CODES = """\
+exit codes (the DAG retries 1, 3, 4 and 143; 2 and 5 fail the task at once):
+  0    done, or nothing to do
+  1    unexpected error (a bug); the batch transaction was rolled back
+  2    configuration, usage, database access or schema problem; nothing was done
+  3    the source API failed after its retries; nothing was written
+  4    the warehouse failed or is unreachable; the batch was rolled back
+  5    the quality gate failed, naming the broken invariant
+  143  terminated by SIGTERM (130: SIGINT); rolled back, the failure recorded
+"""
 
 Handler = Callable[[argparse.Namespace, Settings, JsonLogger], dict[str, Any]]
 
@@ -73,13 +95,26 @@ def _run(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[
         )
     visited_at = args.visited_at or datetime.now(UTC)
     request = BatchRequest(args.batch_id, args.shard, args.shards, visited_at)
+    _verify_schema("simple-etl run", settings)
     return run_batch(settings, request, log)
+
+
+def _verify_schema(application_name: str, settings: Settings) -> None:
+    """Before any work: the schema is exactly this image's (migrate.verify), or exit 2."""
+    conn = db.connect(application_name, settings)
+    try:
+        with db.database_errors("reading the schema version"):
+            verify(conn)
+    finally:
+        conn.close()
 
 
 def _check(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[str, Any]:
     require_database()
     conn = db.connect("simple-etl check", settings)
     try:
+        with db.database_errors("reading the schema version"):
+            verify(conn)
         with db.database_errors("running the quality checks"), conn, conn.cursor() as cur:
             batch_id = args.batch_id or quality.latest_batch(cur)
             if batch_id is None:
@@ -99,7 +134,12 @@ def _check(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dic
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="simple-etl", description="Random User API visitors → Postgres warehouse.")
+    parser = _Parser(
+        prog="simple-etl",
+        description="Random User API visitors → Postgres warehouse.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"simple-etl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -138,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return fakeapi.run(args)
         settings = Settings.from_env()
         log = JsonLogger(settings.log_level, command=command)
-        summary = args.handler(args, settings, log)
+        with _stop_signals_raise_terminated():
+            summary = args.handler(args, settings, log)
     except EtlError as error:
         log.error(f"{command}.failed", kind=error.kind, error=str(error), exit_code=error.exit_code)
         return error.exit_code
@@ -146,6 +187,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     print(json.dumps({"command": command, **summary}, default=str, ensure_ascii=False), flush=True)
     return 0
+
+
+@contextmanager
+def _stop_signals_raise_terminated() -> Iterator[None]:
+    """While a command works, SIGTERM and SIGINT raise Terminated in the main thread, so
+    the open transaction rolls back and the pipeline's `except EtlError` records the
+    failure in the ledger, as for any other error.
+
+    Python runs a handler only between bytecodes, never while psycopg2 waits for a query
+    (a lock wait, a long COPY): that could outlast the pod's grace period. So a watcher
+    thread, woken by the signal itself, cancels the running query when the main thread
+    has not handled the signal within CANCEL_AFTER; the query fails, and the handler runs.
+    """
+    if threading.current_thread() is not threading.main_thread():  # signals need the main thread
+        yield
+        return
+    handled = threading.Event()
+    # The watcher never cancels once the handler ran: the failure is being recorded then.
+    # Re-entrant: a second signal may interrupt the handler while it holds the lock.
+    decided = threading.RLock()
+
+    def stop(signum: int, _frame: object) -> None:
+        with decided:
+            handled.set()
+        # Only the first signal raises: a second one, while the failure is being
+        # recorded, takes the default action and ends the process at once.
+        for other in STOP_SIGNALS:
+            signal.signal(other, signal.SIG_DFL)
+        raise Terminated(signum)
+
+    def watch(wakeup: socket.socket) -> None:
+        while (byte := wakeup.recv(1)) and byte[0] not in STOP_SIGNALS:
+            if byte[0] == 0:  # the command ended
+                return
+        # Other signals with a Python handler also write their number; they are skipped.
+        if byte and not handled.wait(CANCEL_AFTER):
+            with decided:
+                if not handled.is_set():
+                    db.cancel_running_queries()
+
+    wakeup, notify = socket.socketpair()
+    notify.setblocking(False)  # set_wakeup_fd's requirement: a signal handler never blocks
+    watcher = threading.Thread(target=watch, args=(wakeup,), name="simple-etl-stop", daemon=True)
+    watcher.start()
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
+    previous_fd = signal.set_wakeup_fd(notify.fileno(), warn_on_full_buffer=False)
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        notify.send(b"\0")
+        watcher.join(timeout=CANCEL_AFTER + 1)
+        wakeup.close()
+        notify.close()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Schema as code: numbered SQL files applied in order, once, under an advisory lock.
 
 Every DAG run calls `migrate`; concurrent callers queue on the lock, and the whole
-upgrade is one transaction, so a failure leaves the schema as it was.
+upgrade is one transaction, so a failure leaves the schema as it was. `run` and `check`
+call `verify` first: they work only on exactly the schema this image ships, and say
+which command fixes it otherwise (exit 2: a retry cannot).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from importlib import resources
 from psycopg2 import sql
 from psycopg2.extensions import connection, cursor
 
-from simple_etl.errors import ConfigError, LoadError
+from simple_etl.errors import ConfigError
 from simple_etl.log import JsonLogger
 
 # An arbitrary constant that names "simple-etl schema migrations" among advisory locks.
@@ -76,17 +78,39 @@ def migrate(conn: connection, reader_role: str, log: JsonLogger) -> list[int]:
     return applied_now
 
 
+def verify(conn: connection) -> None:
+    """Refuse a database whose applied migrations are not exactly the shipped ones:
+    unmigrated, behind, edited after it was applied, or migrated by a newer image."""
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('public.schema_migrations') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            raise ConfigError(
+                f"database {conn.info.dbname} has no simple-etl schema; run `simple-etl migrate` first"
+            )
+        cur.execute("SELECT version, checksum FROM public.schema_migrations")
+        applied = dict(cur.fetchall())
+    known = available()
+    _refuse_drift(applied, known)
+    pending = ", ".join(f"{m.version:04d}" for m in known if m.version not in applied)
+    if pending:
+        raise ConfigError(
+            f"database {conn.info.dbname} lacks migration {pending}; run `simple-etl migrate` first"
+        )
+
+
 def _refuse_drift(applied: dict[int, str], known: list[Migration]) -> None:
     by_version = {m.version: m for m in known}
     newer = sorted(set(applied) - set(by_version))
     if newer:
-        raise LoadError(
-            f"the database has migration {newer[-1]} that this image does not know; run a newer image"
+        raise ConfigError(
+            f"the database has migration {newer[-1]} that this image does not know; "
+            "run the newer image that migrated it"
         )
     for version, checksum in sorted(applied.items()):
         if by_version[version].checksum != checksum:
-            raise LoadError(
-                f"migration {version:04d} changed after it was applied; add a new migration instead"
+            raise ConfigError(
+                f"migration {version:04d} changed after it was applied (its checksum differs from "
+                "the database's); restore the shipped file and put the change in a new migration"
             )
 
 
