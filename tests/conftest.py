@@ -48,7 +48,8 @@ def warehouse(warehouse_factory: Callable[[], Warehouse]) -> Warehouse:
 
 @pytest.fixture
 def fake_api() -> Iterator[FakeApiServer]:
-    with FakeApiServer(faults=Faults()) as server:
+    # No rate limit: a test loads many batches in seconds (tests of the limit set their own).
+    with FakeApiServer(faults=Faults(), rate_limit=None) as server:
         yield server
 
 

@@ -21,7 +21,7 @@ from tests.support.warehouse import create_warehouse, drop_warehouse
 def loaded(pg_server: PostgresServer, pg_roles: dict[str, Role]) -> Iterator[Loaded]:
     warehouse = create_warehouse(pg_server, pg_roles)
     try:
-        with FakeApiServer(faults=Faults()) as api:
+        with FakeApiServer(faults=Faults(), rate_limit=None) as api:  # six batches at once
             migrated = simple_etl("migrate", env=warehouse.env())
             assert migrated.exit_code == 0, migrated.stderr
             started = datetime.now(UTC)

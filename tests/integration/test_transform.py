@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from simple_etl.config import Settings
 from simple_etl.fakeapi import generate
 
 
@@ -10,7 +11,7 @@ def test_source_values_arrive_typed(etl):
     assert etl.run("batch-1", SIMPLE_ETL_BATCH_SIZE="500").exit_code == 0
     pages = etl.warehouse.query("SELECT page FROM raw.pages")
     assert len(pages) == 1
-    source = generate("simple-etl", pages[0][0], 500)
+    source = generate(Settings().api_seed, pages[0][0], 500)  # the seed the client sends
     rows = {
         str(r[0]): r
         for r in etl.warehouse.query(

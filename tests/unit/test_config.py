@@ -1,3 +1,6 @@
+import hashlib
+import re
+
 import pytest
 
 from simple_etl.config import Settings, require_database
@@ -19,11 +22,12 @@ def test_values_are_parsed_and_typed():
             "SIMPLE_ETL_PAGE_SIZE": "5000",
             "SIMPLE_ETL_NAT": "us, de,ir",
             "SIMPLE_ETL_MAX_REJECT_RATIO": "0.1",
+            "SIMPLE_ETL_RATE_LIMIT": "0",  # 50 000 people in one run: a source without a limit
         }
     )
     assert settings.api_url == "http://fake:8080/api/1.4/"
     assert (settings.batch_size, settings.page_size, settings.pages_per_batch) == (50000, 5000, 10)
-    assert settings.nat == "US,DE,IR"
+    assert settings.nat == "DE,IR,US"  # one canonical form: sorted, each code once
     assert settings.max_reject_ratio == 0.1
 
 
@@ -53,6 +57,32 @@ def test_values_are_parsed_and_typed():
         ({"SIMPLE_ETL_NAT": "us,xx"}, "does not know XX"),
         ({"SIMPLE_ETL_API_URL": "http://fake:0x50/api/1.4/"}, "port that is not a TCP port"),
         ({"SIMPLE_ETL_API_URL": "http://u:p@fake/api/1.4/"}, "carries credentials"),
+        # A seed the API would refuse: a URL too long (414), or text that is not plain ASCII.
+        ({"SIMPLE_ETL_SEED": "s" * 201}, "SIMPLE_ETL_SEED is 201 characters long"),
+        ({"SIMPLE_ETL_SEED": "visitors\n"}, "must be printable ASCII"),
+        ({"SIMPLE_ETL_SEED": "bes\u00f6ker"}, "must be printable ASCII"),
+        ({"SIMPLE_ETL_SEED": "a\x00b"}, "must be printable ASCII"),
+        # The schedule's volume against the source's rate limit (20 000 people / 5 minutes).
+        ({"SIMPLE_ETL_SCHEDULE_SECONDS": "60"}, "asks the source for 25000 people per 300 s"),
+        (
+            {"SIMPLE_ETL_BATCH_SIZE": "25000", "SIMPLE_ETL_PAGE_SIZE": "5000"},
+            "over SIMPLE_ETL_RATE_LIMIT=20000",
+        ),
+        (
+            {"SIMPLE_ETL_RATE_LIMIT": "4000"},
+            "SIMPLE_ETL_BATCH_SIZE=5000 every SIMPLE_ETL_SCHEDULE_SECONDS=300",
+        ),
+        ({"SIMPLE_ETL_SCHEDULE_SECONDS": "0"}, "SIMPLE_ETL_SCHEDULE_SECONDS=0 must be between"),
+        ({"SIMPLE_ETL_RATE_LIMIT": "-1"}, "SIMPLE_ETL_RATE_LIMIT='-1' is not a whole number"),
+        ({"SIMPLE_ETL_RATE_LIMIT_WAIT": "3601"}, "SIMPLE_ETL_RATE_LIMIT_WAIT=3601.0 must be between 0"),
+        ({"SIMPLE_ETL_RATE_LIMIT_WAIT": "5m"}, "SIMPLE_ETL_RATE_LIMIT_WAIT='5m' is not a number"),
+        ({"SIMPLE_ETL_DEADLINE_SECONDS": "1.5"}, "SIMPLE_ETL_DEADLINE_SECONDS='1.5' is not a whole number"),
+        ({"SIMPLE_ETL_DEADLINE_SECONDS": "604801"}, "SIMPLE_ETL_DEADLINE_SECONDS=604801 must be between"),
+        # Settings checked since commit 8070973, each still one line naming its variable.
+        ({"SIMPLE_ETL_NAT": "de,f1"}, "must be a comma-separated list"),
+        ({"SIMPLE_ETL_MAX_RETRIES": "21"}, "SIMPLE_ETL_MAX_RETRIES=21 must be between 0 and 20"),
+        ({"SIMPLE_ETL_BACKOFF_BASE": "2", "SIMPLE_ETL_BACKOFF_MAX": "1"}, "SIMPLE_ETL_BACKOFF_MAX must be"),
+        ({"SIMPLE_ETL_API_URL": "http://fake:99999/api/1.4/"}, "port that is not a TCP port"),
     ],
 )
 def test_bad_settings_name_the_variable(env, message):
@@ -60,6 +90,70 @@ def test_bad_settings_name_the_variable(env, message):
         Settings.from_env(env)
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
+    assert any(variable in str(raised.value) for variable in env), "the line names the variable"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},  # 5000 people every 5 minutes: a quarter of the limit
+        {"SIMPLE_ETL_BATCH_SIZE": "20000", "SIMPLE_ETL_PAGE_SIZE": "5000"},  # exactly the limit
+        {"SIMPLE_ETL_SCHEDULE_SECONDS": "75"},  # 4 runs in a window, 20 000 people
+        {"SIMPLE_ETL_BATCH_SIZE": "10000", "SIMPLE_ETL_SCHEDULE_SECONDS": "150"},  # 2 runs: 20 000
+        # A source of one's own with no rate limit: 0 turns the check off.
+        {"SIMPLE_ETL_BATCH_SIZE": "50000", "SIMPLE_ETL_RATE_LIMIT": "0", "SIMPLE_ETL_POOL_PAGES": "100"},
+    ],
+)
+def test_schedules_within_the_rate_limit_pass(env):
+    settings = Settings.from_env(env)
+    assert not settings.rate_limit or settings.people_per_window <= settings.rate_limit
+
+
+def test_rate_limit_and_deadline_defaults_match_the_source():
+    settings = Settings.from_env({})
+    assert (settings.rate_limit, settings.schedule_seconds) == (20000, 300)
+    assert settings.rate_limit_wait == 300  # one whole window of the source's rate limit
+    assert settings.deadline_seconds == 0  # none unless the DAG passes its task's timeout
+
+
+def test_a_long_printable_seed_within_bounds_is_accepted():
+    assert Settings.from_env({"SIMPLE_ETL_SEED": "Visitors of example.org ~ 2026!" + "x" * 169}).seed
+
+
+def pool(seed="simple-etl", nat=None):
+    env = {"SIMPLE_ETL_SEED": seed}
+    if nat is not None:
+        env["SIMPLE_ETL_NAT"] = nat
+    return Settings.from_env(env).api_seed
+
+
+def test_the_api_seed_is_16_hex_characters_derived_from_the_pool():
+    api_seed = pool()
+    assert re.fullmatch(r"[0-9a-f]{16}", api_seed)
+    assert api_seed == hashlib.sha256(b"simple-etl\x00").hexdigest()[:16]
+    # 16, never 18: the API reads the last two hex characters of an 18-character seed
+    # as a nationality.
+    assert len(pool("abcdefghijklmnop18")) == 16
+
+
+def test_one_pool_is_one_api_seed_whatever_the_order_of_its_nationalities():
+    assert pool(nat="us,de") == pool(nat="DE,US") == pool(nat="de, us,US")
+
+
+def test_pools_that_differ_in_nationalities_or_seed_never_share_an_api_seed():
+    # The API's people depend on seed and page only: the same seed with another
+    # nationality list must not be sent, or other people would carry the same uuids.
+    seeds = {pool(), pool(nat="DE"), pool(nat="DE,FR"), pool(nat="IR"), pool("simple-etl2"), pool("other")}
+    assert len(seeds) == 6
+
+
+def test_page_seeds_of_different_pools_cannot_collide():
+    # The API seeds each page with the seed and the page number appended: "simple-etl2"
+    # page 5 is "simple-etl" page 25. Equal-length api seeds make that impossible.
+    first, second = Settings.from_env({}), Settings.from_env({"SIMPLE_ETL_SEED": "simple-etl2"})
+    first_pages = {first.api_seed + str(page) for page in range(1, 10001)}
+    second_pages = {second.api_seed + str(page) for page in range(1, 10001)}
+    assert not first_pages & second_pages
 
 
 @pytest.mark.parametrize(

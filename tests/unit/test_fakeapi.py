@@ -21,16 +21,16 @@ import unicodedata
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import requests
 
 from simple_etl.errors import ConfigError
-from simple_etl.fakeapi import FakeApiServer, Faults, add_arguments, generate, run
+from simple_etl.fakeapi import FakeApiServer, Faults, RateLimit, add_arguments, generate, run
 from simple_etl.fakeapi.cli import faults_from_args
-from simple_etl.fakeapi.generator import REFERENCE_NOW
 
 NATS = {
     "AU": "Australia",
@@ -58,7 +58,6 @@ NATS = {
 STRING_POSTCODES = {
     "GB": r"[A-Z]{1,2}\d{1,2} \d[A-Z]{2}",
     "CA": r"[A-Z]\d[A-Z] \d[A-Z]\d",
-    "NL": r"\d{4} [A-Z]{2}",
     "NO": r"\d{4}",
 }
 NULL_ID_NATS = {"IR", "NZ", "TR", "UA"}
@@ -113,7 +112,7 @@ def people() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeApiServer]:
-    with FakeApiServer() as running:
+    with FakeApiServer(rate_limit=None) as running:  # the limit has tests of its own
         yield running
 
 
@@ -146,9 +145,10 @@ def assert_shape(value: Any, shape: Any, path: str = "") -> None:
 
 
 def completed_years(iso: str) -> int:
+    """Completed years today, as the live API counts ages (by the wall clock, in days)."""
     then = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    now = datetime.fromisoformat(REFERENCE_NOW.replace("Z", "+00:00"))
-    return now.year - then.year - ((now.month, now.day, now.time()) < (then.month, then.day, then.time()))
+    now = datetime.now(UTC)
+    return now.year - then.year - ((now.month, now.day) < (then.month, then.day))
 
 
 # --- the generator: shape and quirks ------------------------------------------------
@@ -232,7 +232,7 @@ def test_names_use_other_scripts_but_emails_stay_ascii(people: list[dict[str, An
         return {unicodedata.name(ch).split()[0] for ch in letters if not ch.isascii()}
 
     assert "ARABIC" in scripts("IR")  # Persian names are written in Arabic script
-    assert "CYRILLIC" in scripts("UA")
+    assert scripts("UA") == set(), "the live API transliterates Ukrainian names to ASCII"
     assert "LATIN" in scripts("DE")  # umlauts
     for p in people:
         assert p["email"].isascii() and p["email"] == p["email"].lower()
@@ -318,12 +318,19 @@ def test_a_full_page_of_5000_is_served(api: FakeApiServer, session: requests.Ses
     assert len({p["login"]["uuid"] for p in body["results"]}) == 5000
 
 
-@pytest.mark.parametrize("results", ["abc", "0", "-5", "5001", "", "2.5", "nan"])
+@pytest.mark.parametrize("results", ["abc", "0", "-5", "5001", "", "nan"])
 def test_invalid_results_fall_back_to_one_like_the_live_api(
     api: FakeApiServer, session: requests.Session, results: str
 ) -> None:
     body = get(session, api, results=results, seed="r").json()
     assert len(body["results"]) == body["info"]["results"] == 1
+
+
+@pytest.mark.parametrize(("results", "served"), [("1e3", 1), ("2.5", 2), ("12abc", 12), (" 7", 7)])
+def test_results_is_read_like_javascripts_parseint(
+    api: FakeApiServer, session: requests.Session, results: str, served: int
+) -> None:
+    assert len(get(session, api, results=results, seed="r").json()["results"]) == served
 
 
 @pytest.mark.parametrize("page", ["x", "0", "-1", "10001", ""])
@@ -684,3 +691,97 @@ def test_the_package_needs_neither_requests_nor_psycopg2() -> None:
         "sys.exit(f'imported {loaded}' if loaded else 0)\n"
     )
     subprocess.run([sys.executable, "-c", check], check=True, timeout=30)
+
+
+# --- the live API's rules the ETL must survive (issue 12) ----------------------------
+
+
+def test_uuids_and_coordinates_do_not_depend_on_the_nationality_list() -> None:
+    iranians, germans = generate("pool", 3, 50, ["IR"]), generate("pool", 3, 50, ["DE"])
+    assert [p["login"]["uuid"] for p in iranians] == [p["login"]["uuid"] for p in germans]
+    assert [p["location"]["coordinates"] for p in iranians] == [p["location"]["coordinates"] for p in germans]
+    assert {p["nat"] for p in iranians} == {"IR"} and {p["nat"] for p in germans} == {"DE"}
+
+
+def test_the_page_seed_is_the_seed_with_the_page_number_appended() -> None:
+    assert generate("simple-etl2", 5, 20) == generate("simple-etl", 25, 20)
+    assert generate("simple-etl", 2, 20) != generate("simple-etl", 3, 20)
+
+
+def test_an_18_character_seed_carries_a_nationality(api: FakeApiServer, session: requests.Session) -> None:
+    seed = "0123456789abcdef"
+    chosen = {p["nat"] for p in get(session, api, results=30, seed=seed + "0a", nat="us").json()["results"]}
+    assert len(chosen) == 1, "the last two hex characters pick one nationality, whatever nat says"
+    refused = get(session, api, results=3, seed=seed + "zz")
+    assert refused.status_code == 500 and "error" in refused.json()
+
+
+def test_repeated_parameters_take_the_first_value(api: FakeApiServer, session: requests.Session) -> None:
+    body = session.get(f"{api.base_url}?results=2&results=7&seed=x&page=3&page=9", timeout=10).json()
+    assert body["info"]["results"] == 2 and body["info"]["page"] == 3
+
+
+def test_people_come_gzip_compressed_in_chunks(api: FakeApiServer, session: requests.Session) -> None:
+    answer = get(session, api, results=500, seed="framing")
+    assert answer.headers["Content-Encoding"] == "gzip"
+    assert answer.headers["Transfer-Encoding"] == "chunked" and "Content-Length" not in answer.headers
+    assert len(answer.json()["results"]) == 500
+
+
+@pytest.mark.parametrize("cut_at", [0.01, 0.5, 0.99])
+def test_a_cut_transfer_breaks_the_body_mid_chunk(
+    api: FakeApiServer, session: requests.Session, cut_at: float
+) -> None:
+    api.faults = Faults(schedule=("cut",), cut_at=cut_at)
+    with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        get(session, api, results=500, seed="cut")
+    assert get(session, api, results=5, seed="cut").status_code == 200, "the next request is served"
+
+
+def test_wrongpage_serves_another_page_and_says_so(api: FakeApiServer, session: requests.Session) -> None:
+    api.faults = Faults(schedule=("wrongpage",))
+    body = get(session, api, results=3, seed="w", page=7).json()
+    assert body["info"]["page"] == 1 and body["results"] == generate("w", 1, 3)
+
+
+def test_other_methods_get_a_json_405(api: FakeApiServer, session: requests.Session) -> None:
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        answer = session.request(method, api.base_url, timeout=10)
+        assert answer.status_code == 405 and answer.headers["Allow"] == "GET", method
+        assert "error" in answer.json()
+
+
+def test_the_rate_limit_answers_429_without_retry_after_until_the_window_ends() -> None:
+    limit = RateLimit(people=1000, window_seconds=1.5)
+    with FakeApiServer(rate_limit=limit) as limited, requests.Session() as client:
+        assert [get(client, limited, results=500, seed="r").status_code for _ in range(2)] == [200, 200]
+        refused = get(client, limited, results=500, seed="r")
+        assert refused.status_code == 429 and "Retry-After" not in refused.headers
+        time.sleep(1.6)
+        assert get(client, limited, results=500, seed="r").status_code == 200
+
+
+def test_two_hundred_concurrent_clients_are_all_answered(api: FakeApiServer) -> None:
+    def fetch(n: int) -> int:
+        return requests.get(api.base_url, params={"results": 1, "seed": n}, timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=200) as pool:
+        assert set(pool.map(fetch, range(200))) == {200}
+
+
+def test_the_live_apis_data_flaws(people: list[dict[str, Any]]) -> None:
+    by_nat = defaultdict(list)
+    for p in people:
+        by_nat[p["nat"]].append(p)
+    assert all(isinstance(p["location"]["postcode"], int) for p in by_nat["NL"])
+    assert all(re.fullmatch(r"NaNNA\d{3}undefined", p["id"]["value"]) for p in by_nat["FI"])
+    assert any(re.search(r"[A-Z]", p["phone"]) for p in by_nat["UA"])
+    assert all(re.search(r"[A-Z]", p["phone"]) for p in by_nat["CA"])
+    assert {p["name"]["title"] for p in by_nat["FR"]} <= {"Mr", "Mrs", "Miss", "Ms"}
+    trailing = sum(p["location"]["street"]["name"].endswith(" ") for p in people)
+    assert 5000 / 60 < trailing < 5000 / 15, "about one street name in 30 ends with a space"
+    assert any(p["login"]["password"] == "" for p in people)
+    offsets = {p["location"]["timezone"]["offset"] for p in people}
+    assert len(offsets) == 30 and {"+4:30", "+11:00", "-11:00", "-12:00"} <= offsets
+    assert max(p["registered"]["date"] for p in people) < "2023"
+    assert any("'" in p["email"] or "-" in p["email"].split("@")[0] for p in people)

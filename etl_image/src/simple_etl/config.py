@@ -8,6 +8,8 @@ never silently falls back to a default.
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -26,6 +28,11 @@ IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 WHOLE = re.compile(r"[0-9]{1,12}").fullmatch
 DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?").fullmatch
 MAX_API_PAGE = 10_000  # the API serves any higher page as page 1
+# A longer seed makes a URL that servers and proxies refuse (414 URI Too Long).
+MAX_SEED_LENGTH = 200
+PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+").fullmatch
+# The source's rate limit is counted per client over this window (randomuser.me: 5 minutes).
+RATE_WINDOW_SECONDS = 300
 # The nationalities randomuser.me 1.4 knows; it answers an unknown code with all of them.
 NATIONALITIES = frozenset(
     [
@@ -107,7 +114,20 @@ def _nationalities(name: str, raw: str) -> str:
             f"{name}={raw!r}: the API does not know {', '.join(unknown)} and would serve every "
             f"nationality instead; known: {', '.join(sorted(NATIONALITIES))}"
         )
-    return ",".join(codes)
+    # One canonical form: "us,de,de" and "DE,US" are the same pool of people.
+    return ",".join(sorted(set(codes)))
+
+
+def _seed(name: str, raw: str) -> str:
+    _text(name, raw)
+    if len(raw) > MAX_SEED_LENGTH:
+        raise ConfigError(
+            f"{name} is {len(raw)} characters long; the API's URL would be refused, "
+            f"use at most {MAX_SEED_LENGTH}"
+        )
+    if not PRINTABLE_ASCII(raw):
+        raise ConfigError(f"{name}={raw!r} must be printable ASCII (letters, digits, punctuation, spaces)")
+    return raw
 
 
 def _role(name: str, raw: str) -> str:
@@ -155,10 +175,40 @@ class Settings:
     # A running attempt renews its ledger lease this often; past lease_seconds without
     # renewal the attempt counts as abandoned.
     lease_seconds: int = 120
+    # The source's rate limit (randomuser.me: 20 000 people per client per 5 minutes,
+    # then 429 without Retry-After) and what the schedule asks of it.
+    rate_limit: int = 20_000  # people per 5 minutes; 0: the source has no limit
+    schedule_seconds: int = 300  # how often the DAG runs a batch
+    rate_limit_wait: float = 300.0  # wait after a 429 without Retry-After: the source's window
+    deadline_seconds: int = 0  # wall-clock budget of the whole run (the DAG task's timeout); 0: none
 
     @property
     def pages_per_batch(self) -> int:
         return self.batch_size // self.page_size
+
+    @property
+    def api_seed(self) -> str:
+        """The seed sent to the API: derived from the whole pool (seed and nationalities),
+        so two pools can never share people by accident.
+
+        The API's people depend on seed, page and position only, not on `nat`: the same
+        seed with another nationality list gives other people the same uuids. Hashing
+        the list into the seed makes every pool its own. Always 16 hex characters, so
+        (a) the API's page seed, this seed with the page number appended, cannot collide
+        across pools (equal length: "ab"+"12" never equals "ab1"+"2"), and (b) the API's
+        rule that an 18-character seed carries a nationality in its last two hex
+        characters can never apply. NUL separates the parts: it occurs in neither (the
+        seed is printable ASCII, codes are letters).
+        """
+        nationalities = ",".join(sorted({c for c in self.nat.split(",") if c}))
+        pool = f"{self.seed}\x00{nationalities}".encode()
+        return hashlib.sha256(pool).hexdigest()[:16]
+
+    @property
+    def people_per_window(self) -> int:
+        """People the schedule asks of the source in its 5-minute rate-limit window: a run
+        every schedule_seconds fits ceil(300 / schedule_seconds) runs into one window."""
+        return self.batch_size * math.ceil(RATE_WINDOW_SECONDS / self.schedule_seconds)
 
     @property
     def session_options(self) -> str:
@@ -202,11 +252,20 @@ class Settings:
             )
         if self.backoff_max < self.backoff_base:
             raise ConfigError(f"{PREFIX}BACKOFF_MAX must be at least {PREFIX}BACKOFF_BASE")
+        if self.rate_limit and self.people_per_window > self.rate_limit:
+            # Refused up front: past the limit the source answers 429 for the rest of its
+            # window, so every run would spend its time waiting and the schedule would slip.
+            raise ConfigError(
+                f"{PREFIX}BATCH_SIZE={self.batch_size} every {PREFIX}SCHEDULE_SECONDS="
+                f"{self.schedule_seconds} asks the source for {self.people_per_window} people per "
+                f"{RATE_WINDOW_SECONDS} s, over {PREFIX}RATE_LIMIT={self.rate_limit}; lower the "
+                "batch size, run less often, or raise the limit if the source allows more"
+            )
 
 
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "api_url": _api_url,
-    "seed": _text,
+    "seed": _seed,
     "batch_size": _int(1, 1_000_000),
     "page_size": _int(1, MAX_PAGE_SIZE),
     "pool_pages": _int(1, MAX_API_PAGE),
@@ -224,6 +283,10 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "idle_in_transaction_timeout": _int(0, 86400),
     "client_check_interval": _int(0, 3600),
     "lease_seconds": _int(10, 86400),
+    "rate_limit": _int(0, 1_000_000_000),
+    "schedule_seconds": _int(1, 31_536_000),
+    "rate_limit_wait": _float(0, 3600),
+    "deadline_seconds": _int(0, 604_800),
 }
 
 

@@ -1,8 +1,9 @@
 """Which pages of the visitor pool a batch visits.
 
-The pool is a fixed seed and pages 1..POOL_PAGES of the API: the same page always
-holds the same people. A batch draws its pages from the pool deterministically from
-its id, so people drawn again are genuinely returning visitors, and a re-run of the
+The pool is pages 1..POOL_PAGES of the API under the pool's seed (Settings.api_seed,
+derived from SIMPLE_ETL_SEED and the nationality list): the same page always holds the
+same people. A batch draws its pages from the pool deterministically from its id and
+the pool, so people drawn again are genuinely returning visitors, and a re-run of the
 same batch id fetches exactly the same people.
 """
 
@@ -15,7 +16,9 @@ from simple_etl.config import Settings
 
 
 def batch_pages(settings: Settings, batch_id: str) -> list[int]:
-    digest = hashlib.sha256(f"{settings.seed}\x00{batch_id}".encode()).digest()
+    # api_seed names the pool: one pool (whatever the order of its nationality list)
+    # draws the same pages for a batch id; another pool draws independently.
+    digest = hashlib.sha256(f"{settings.api_seed}\x00{batch_id}".encode()).digest()
     rng = random.Random(digest)  # noqa: S311 - reproducible sampling, not security
     return sorted(rng.sample(range(1, settings.pool_pages + 1), settings.pages_per_batch))
 

@@ -12,7 +12,8 @@ import math
 
 from simple_etl.errors import ConfigError
 from simple_etl.fakeapi.faults import FAULT_KINDS, NO_FAULT, Faults
-from simple_etl.fakeapi.server import serve
+from simple_etl.fakeapi.ratelimit import RateLimit
+from simple_etl.fakeapi.server import SOURCE_RATE_LIMIT, serve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +42,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="probability of a random fault on any request after the --fault sequence (default: %(default)s)",
     )
     parser.add_argument(
+        "--rate-limit-people",
+        default=str(SOURCE_RATE_LIMIT.people),
+        metavar="N",
+        help="people one client may have per window, then 429 without Retry-After; 0: no limit "
+        "(default: %(default)s, the live API's)",
+    )
+    parser.add_argument(
+        "--rate-limit-window",
+        default=f"{SOURCE_RATE_LIMIT.window_seconds:g}",
+        metavar="SECONDS",
+        help="the rate limit's window (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--cut-at",
+        default="0.5",
+        metavar="SHARE",
+        help="share of the compressed body a 'cut' answer sends before dropping (default: %(default)s)",
+    )
+    parser.add_argument(
         "--corrupt",
         default="0",
         metavar="N",
@@ -56,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     port = _whole_number("--port", args.port, 0, 65535)
     faults = faults_from_args(args)
     try:
-        serve(host, port, faults)
+        serve(host, port, faults, rate_limit_from_args(args))
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return 0
@@ -72,7 +92,14 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
         slow_seconds=_number("--slow-seconds", args.slow_seconds, 0.0, 3600.0),
         rate=_number("--fault-rate", args.fault_rate, 0.0, 1.0),
         corrupt=_whole_number("--corrupt", args.corrupt, 0, 5000),
+        cut_at=_number("--cut-at", args.cut_at, 0.001, 0.999),
     )
+
+
+def rate_limit_from_args(args: argparse.Namespace) -> RateLimit | None:
+    people = _whole_number("--rate-limit-people", args.rate_limit_people, 0, 1_000_000_000)
+    window = _number("--rate-limit-window", args.rate_limit_window, 0.001, 86400.0)
+    return RateLimit(people, window) if people else None
 
 
 def _whole_number(option: str, raw: object, low: int, high: int) -> int:

@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 # status 429 + Retry-After | 500 | 503 | 200 with results [] but info.results = n |
-# a delay before a normal answer | half of the body | an HTML page instead of JSON
-FAULT_KINDS: tuple[str, ...] = ("429", "500", "503", "empty", "slow", "truncated", "garbage")
+# a delay before a normal answer | half of the body, correctly framed | an HTML page
+# instead of JSON | the chunked gzip transfer cut off mid-body (the connection drops) |
+# page 1's people and info.page 1 whatever page was asked
+FAULT_KINDS: tuple[str, ...] = (
+    "429", "500", "503", "empty", "slow", "truncated", "garbage", "cut", "wrongpage",
+)  # fmt: skip
 # A schedule entry for a normal answer, so a fault can be placed on, say, the third request.
 NO_FAULT = "ok"
 
@@ -33,6 +37,7 @@ class Faults:
     random_kinds: tuple[str, ...] = FAULT_KINDS  # what `rate` draws from
     rate_seed: int = 0  # makes the `rate` draws reproducible
     corrupt: int = 0  # records per successful answer that are broken on purpose
+    cut_at: float = 0.5  # how much of the compressed body a "cut" answer sends before dropping
 
     def __post_init__(self) -> None:
         # Tuples are what make the dataclass immutable; accept lists for convenience.
@@ -54,6 +59,8 @@ class Faults:
             raise ValueError(f"rate must be between 0 and 1, got {self.rate!r}")
         if self.rate > 0 and not self.random_kinds:
             raise ValueError("rate > 0 needs at least one kind in random_kinds")
+        if not (isinstance(self.cut_at, int | float) and 0 < self.cut_at < 1):
+            raise ValueError(f"cut_at must be between 0 and 1 (exclusive), got {self.cut_at!r}")
         if not _is_whole(self.corrupt) or self.corrupt < 0:
             raise ValueError(f"corrupt must be a whole number >= 0, got {self.corrupt!r}")
 

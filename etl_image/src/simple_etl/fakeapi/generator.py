@@ -1,9 +1,17 @@
 """Deterministic people in the exact JSON shape of Random User API 1.4.
 
-`generate(seed, page, results)` is a pure function: the same arguments give the same
-people, byte for byte, on every machine and Python version (3.11+). Like the live API,
-the number of results is not part of the seed, so asking for 10 people returns the first
-10 of the 5000 the same seed and page would return.
+`generate(seed, page, results)` is a pure function of its arguments and the day: the same
+arguments give the same people, byte for byte, on every machine and Python version
+(3.11+); only `dob.age` and `registered.age` follow the wall clock, as the live API's do.
+The live API's rules that the ETL must survive are kept:
+
+* the page seed is the seed with the page number appended, so seed "a1" page 5 is seed
+  "a" page 15;
+* `login.uuid` and the coordinates depend on that page seed and the position only, not on
+  `nat` or `gender`: the same seed and page with another nationality list give different
+  people under the same uuids;
+* the number of results is not part of the seed: asking for 10 people returns the first
+  10 of the 5000 the same seed and page would return.
 
 Speed matters (one process must outrun the live API, ~10k people/s, by 2x with JSON
 encoding included), so everything that can be prepared is prepared once at import:
@@ -17,7 +25,7 @@ import hashlib
 import json
 import random
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from simple_etl.fakeapi.identity import FORMATS, Born, Draw, Formats, between, digits
@@ -33,13 +41,13 @@ from simple_etl.fakeapi.nationalities import (
     Locale,
 )
 
-# "Now" is frozen so that ages, like everything else, depend on the seed only; the live
-# API computes them against the wall clock, so its answers drift year by year.
-REFERENCE_NOW = "2025-06-30T23:59:59.999Z"
-_REFERENCE_DAY = date(2025, 6, 30)
-# Birth dates end before registrations begin, so nobody registers before being born.
+# Birth dates end before registrations begin, so nobody registers before being born; the
+# live API's registrations end in 2022.
 _BIRTHS = (date(1944, 9, 1), date(2001, 12, 31))
-_REGISTRATIONS = (date(2002, 1, 1), _REFERENCE_DAY)
+_REGISTRATIONS = (date(2002, 1, 1), date(2022, 12, 31))
+# The live API's small flaws, at about its rates.
+_STREET_WITH_TRAILING_SPACE = 1 / 30
+_EMPTY_PASSWORD = 1 / 200
 
 FIELDS: tuple[str, ...] = (
     "gender",
@@ -76,19 +84,27 @@ _UUID_VERSION_MASK = ~(0xF000 << 64) & ~(0xC000 << 48)
 _UUID_VERSION_BITS = (0x4000 << 64) | (0x8000 << 48)
 
 
-Day = tuple[str, int, str, int]  # ISO date prefix, completed years at REFERENCE_NOW, ddmmyy, year
+Day = tuple[str, tuple[int, int], str, int]  # ISO date prefix, (month, day), ddmmyy, year
 
 
 def _calendar(first: date, last: date) -> tuple[Day, ...]:
-    reference = (_REFERENCE_DAY.month, _REFERENCE_DAY.day)
     days = []
     for ordinal in range(first.toordinal(), last.toordinal() + 1):
         day = date.fromordinal(ordinal)
-        age = _REFERENCE_DAY.year - day.year - ((day.month, day.day) > reference)
         days.append(
-            (f"{day.isoformat()}T", age, f"{day.day:02d}{day.month:02d}{day.year % 100:02d}", day.year)
+            (
+                f"{day.isoformat()}T",
+                (day.month, day.day),
+                f"{day.day:02d}{day.month:02d}{day.year % 100:02d}",
+                day.year,
+            )
         )
     return tuple(days)
+
+
+def _age(day: Day, today: date) -> int:
+    """Completed years on `today`."""
+    return today.year - day[3] - (day[1] > (today.month, today.day))
 
 
 @functools.cache
@@ -103,8 +119,10 @@ def generate(
     results: int,
     nat: Sequence[str] | None = None,
     gender: str | None = None,
+    today: date | None = None,
 ) -> list[dict[str, Any]]:
-    """`results` people for this seed and page; `nat` limits nationalities, `gender` fixes one.
+    """`results` people for this seed and page; `nat` limits nationalities, `gender` fixes one;
+    ages count to `today` (default: today, UTC).
 
     Arguments are expected to be valid already (the server applies the live API's
     fallbacks for invalid query parameters); anything else raises ValueError.
@@ -118,27 +136,35 @@ def generate(
     if unknown:
         raise ValueError(f"unknown nationalities {unknown}; known: {', '.join(CODES)}")
 
-    rng = random.Random(_seed_number(seed, page, codes, gender))  # noqa: S311 - reproducible test data, not secrets
+    page_seed = f"{seed}{page}"  # the live API's rule, collisions included
+    # Two streams: one for what nat and gender do not change (uuid, coordinates), one for
+    # the rest. Reproducible test data, not secrets.
+    place = random.Random(_seed_number(page_seed))  # noqa: S311
+    rng = random.Random(_seed_number(page_seed, codes, gender))  # noqa: S311
     choices = tuple((LOCALES[code], FORMATS[code]) for code in codes)
     births, registrations = _calendars()
-    return [_person(rng, choices, gender, births, registrations) for _ in range(results)]
+    today = today or datetime.now(UTC).date()
+    return [_person(rng, place, choices, gender, births, registrations, today) for _ in range(results)]
 
 
-def _seed_number(seed: str, page: int, codes: tuple[str, ...], gender: str | None) -> int:
-    # A digest of an unambiguous encoding: Python's hash() is salted per process, and
-    # plain concatenation would make seed "a1" page 1 collide with seed "a" page 11.
-    key = json.dumps([seed, page, list(codes), gender], ensure_ascii=False).encode()
+def _seed_number(page_seed: str, codes: tuple[str, ...] = (), gender: str | None = None) -> int:
+    # A digest (Python's hash() is salted per process) of an unambiguous encoding.
+    key = json.dumps([page_seed, list(codes), gender], ensure_ascii=False).encode()
     return int.from_bytes(hashlib.sha256(key).digest()[:16], "big")
 
 
 def _person(
     rng: random.Random,
+    place: random.Random,
     choices: tuple[tuple[Locale, Formats], ...],
     gender: str | None,
     births: tuple[Day, ...],
     registrations: tuple[Day, ...],
+    today: date,
 ) -> dict[str, Any]:
     draw = rng.random
+    uuid = _uuid4(place.getrandbits(128))
+    coordinates = {"latitude": _degrees(place.random, 90), "longitude": _degrees(place.random, 180)}
     locale, formats = choices[int(draw() * len(choices))]
     if gender is None:
         gender = "male" if draw() < 0.5 else "female"
@@ -146,24 +172,27 @@ def _person(
 
     first = _pick(draw, locale.male if male else locale.female)
     last = _pick(draw, locale.last)
-    french = locale.code in ("CH", "FR")
+    french = locale.code == "CH"  # the live API's French people are Mr, Mrs, Miss and Ms
     if male:
         title = "Monsieur" if french else "Mr"
     else:
         title = _pick(draw, FRENCH_FEMALE_TITLES if french else FEMALE_TITLES)
 
     offset, zone = _pick(draw, TIMEZONES)
+    street = _pick(draw, locale.streets)
+    if draw() < _STREET_WITH_TRAILING_SPACE:
+        street += " "
     location = {
-        "street": {"number": between(draw, 1, 9999), "name": _pick(draw, locale.streets)},
+        "street": {"number": between(draw, 1, 9999), "name": street},
         "city": _pick(draw, locale.cities),
         "state": _pick(draw, locale.states),
         "country": locale.country,
         "postcode": formats.postcode(draw),
-        "coordinates": {"latitude": _degrees(draw, 90), "longitude": _degrees(draw, 180)},
+        "coordinates": coordinates,
         "timezone": {"offset": offset, "description": zone},
     }
 
-    password = _pick(draw, PASSWORDS)
+    password = "" if draw() < _EMPTY_PASSWORD else _pick(draw, PASSWORDS)
     salt = (
         _SALT_PAIRS[int(draw() * _PAIR_COUNT)]
         + _SALT_PAIRS[int(draw() * _PAIR_COUNT)]
@@ -173,7 +202,7 @@ def _person(
     salted = (password + salt).encode()
     username = _pick(draw, USERNAME_ADJECTIVES) + _pick(draw, USERNAME_ANIMALS)
     login = {
-        "uuid": _uuid4(rng.getrandbits(128)),
+        "uuid": uuid,
         "username": f"{username}{between(draw, 100, 999)}",
         "password": password,
         "salt": salt,
@@ -182,8 +211,9 @@ def _person(
         "sha256": hashlib.sha256(salted).hexdigest(),
     }
 
-    birth_prefix, age, ddmmyy, birth_year = _pick(draw, births)
-    registered_prefix, registered_age, _, _ = _pick(draw, registrations)
+    birth = _pick(draw, births)
+    registration = _pick(draw, registrations)
+    birth_prefix, _, ddmmyy, birth_year = birth
     born = Born(ddmmyy, birth_year, male, last.text[0])
     id_name, id_value = formats.identity(draw, born)
     large, medium, thumbnail = _pick(draw, _PORTRAITS[gender])
@@ -194,8 +224,8 @@ def _person(
         "location": location,
         "email": f"{first.email_part}.{last.email_part}@example.com",
         "login": login,
-        "dob": {"date": birth_prefix + _time_of_day(draw), "age": age},
-        "registered": {"date": registered_prefix + _time_of_day(draw), "age": registered_age},
+        "dob": {"date": birth_prefix + _time_of_day(draw), "age": _age(birth, today)},
+        "registered": {"date": registration[0] + _time_of_day(draw), "age": _age(registration, today)},
         "phone": formats.phone(draw),
         "cell": formats.cell(draw),
         "id": {"name": id_name, "value": id_value},

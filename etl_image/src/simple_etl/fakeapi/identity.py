@@ -3,9 +3,11 @@
 These are where the live API's type quirks live, and they are reproduced on purpose:
 
 * `postcode` is a JSON number for most nationalities (so Australian "0800" arrives as
-  800) and a string for GB, CA, NL and NO;
-* `id.value` is null, with `id.name` "", for IR, NZ, TR and UA;
-* Canadian phone numbers contain letters ("K12 M34-5678"), as the live API's do.
+  800, and Dutch postcodes are bare numbers) and a string for GB, CA and NO;
+* `id.value` is null, with `id.name` "", for IR, NZ, TR and UA; every Finnish one is the
+  same broken string, `NaNNA` + three digits + `undefined` (the live API's HETU bug);
+* Canadian and Ukrainian phone numbers contain letters ("A00 O46-5550", "(068) H59-8767"),
+  as the live API's do.
 
 Every function takes `draw`, the bound `random()` of the request's seeded generator, so
 the output is a pure function of the seed. Only `random()` is used (never `choice` or
@@ -94,11 +96,9 @@ def _de_id(draw: Draw, born: Born) -> tuple[str, str]:
 
 
 def _fi_id(draw: Draw, born: Born) -> tuple[str, str]:
-    century = "-" if born.year < 2000 else "A"
-    individual = between(draw, 2, 899)
-    individual -= (individual % 2) != born.male  # odd for men, even for women
-    checksum = "0123456789ABCDEFHJKLMNPRSTUVWXY"[int(born.ddmmyy + f"{individual:03d}") % 31]
-    return "HETU", f"{born.ddmmyy}{century}{individual:03d}{checksum}"
+    # The live API formats the birth date with a helper that returns NaN and never fills in
+    # the checksum: every Finnish id looks like this.
+    return "HETU", f"NaNNA{digits(draw, 3)}undefined"
 
 
 def _fr_id(draw: Draw, born: Born) -> tuple[str, str]:
@@ -106,8 +106,17 @@ def _fr_id(draw: Draw, born: Born) -> tuple[str, str]:
     return "INSEE", f"{body} {97 - int(body) % 97:02d}"
 
 
-def _nl_postcode(draw: Draw) -> str:
-    return f"{between(draw, 1000, 9999)} {letter(draw)}{letter(draw)}"
+def _nl_postcode(draw: Draw) -> int:
+    return between(draw, 1000, 9999)  # a number, without the letters a real Dutch code has
+
+
+def _ua_local(draw: Draw) -> str:
+    # One digit of the live API's Ukrainian template is a letter.
+    return f"{letter(draw)}{digits(draw, 2)}-{digits(draw, 4)}"
+
+
+def _ua_phone(draw: Draw) -> str:
+    return f"(0{between(draw, 31, 69)}) {_ua_local(draw)}"
 
 
 def _dashed(*groups: int, prefix: str = "") -> Callable[[Draw], str]:
@@ -230,8 +239,8 @@ FORMATS: dict[str, Formats] = {
         postcode=_five_digit_postcode,
     ),
     "UA": Formats(
-        phone=lambda d: f"(0{between(d, 31, 69)}) {digits(d, 3)}-{digits(d, 4)}",
-        cell=lambda d: f"(0{'6789'[int(d() * 4)]}{between(d, 6, 9)}) {digits(d, 3)}-{digits(d, 4)}",
+        phone=_ua_phone,
+        cell=lambda d: f"(0{'6789'[int(d() * 4)]}{between(d, 6, 9)}) {_ua_local(d)}",
         identity=_no_id,
         postcode=_five_digit_postcode,
     ),

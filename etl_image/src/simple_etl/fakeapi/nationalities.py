@@ -2,9 +2,10 @@
 
 The lists are deliberately short: the live API's people share names so often that
 `first.last@example.com` repeats across different people, and the warehouse must cope
-with that. Scripts follow the live API too: Persian for IR, Cyrillic for UA, diacritics
-for most European sets. Every name carries the ASCII form the e-mail address is built
-from, computed once here so that generating a person never transliterates.
+with that. Scripts follow the live API too: Persian for IR, Cyrillic places but ASCII
+transliterated names for UA, diacritics, hyphens and apostrophes for most European sets.
+Every name carries the ASCII form the e-mail address is built from, computed once here so
+that generating a person never transliterates.
 """
 
 # Names and places are written in their own scripts on purpose, so look-alike letters
@@ -52,6 +53,11 @@ def to_email_part(text: str) -> str:
 
 def _latin(words: str) -> tuple[Name, ...]:
     return tuple(Name(word, to_email_part(word)) for word in words.split(","))
+
+
+def _transliterated(words: str) -> tuple[Name, ...]:
+    """ASCII transliterations shown as the name itself, as the live API does for UA."""
+    return tuple(Name(word.capitalize(), word) for word in words.split(","))
 
 
 def _romanised(pairs: str) -> tuple[Name, ...]:
@@ -167,9 +173,9 @@ LOCALES: dict[str, Locale] = {
         _locale(
             "FR",
             "France",
-            male=_latin("Théo,Mathéo,Noé,Jérôme,Aurélien,Loïc,Benoît,Gaël"),
-            female=_latin("Léa,Chloé,Inès,Maëlys,Océane,Héloïse,Zoé,Anaïs"),
-            last=_latin("Lefèvre,Garnier,Mercier,Rousseau,Bérard,Girard,Lemaître,Faure"),
+            male=_latin("Théo,Mathéo,Noé,Jérôme,Aurélien,Loïc,Benoît,Gaël,Jean-Luc"),
+            female=_latin("Léa,Chloé,Inès,Maëlys,Océane,Héloïse,Zoé,Anaïs,Marie-Ève"),
+            last=_latin("Lefèvre,Garnier,Mercier,Rousseau,Bérard,Girard,Lemaître,Faure,D'Angelo"),
             cities="Besançon,Nîmes,Orléans,Saint-Étienne,Angers,Aix-en-Provence,Créteil",
             states="Bretagne,Normandie,Occitanie,Grand Est,Île-de-France,Auvergne-Rhône-Alpes",
             streets="Rue de l'Église,Avenue Jean-Jaurès,Rue Pasteur,Place du Marché,Rue des Écoles",
@@ -285,17 +291,10 @@ LOCALES: dict[str, Locale] = {
         _locale(
             "UA",
             "Ukraine",
-            male=_romanised(
-                "Олександр=oleksandr,Дмитро=dmytro,Тарас=taras,Богдан=bohdan,Андрій=andriy,"
-                "Ярослав=yaroslav,Остап=ostap,Василь=vasyl"
-            ),
-            female=_romanised(
-                "Олена=olena,Оксана=oksana,Ганна=hanna,Марія=mariya,Ірина=iryna,Соломія=solomiya,"
-                "Дарина=daryna,Христина=khrystyna"
-            ),
-            last=_romanised(
-                "Шевченко=shevchenko,Коваленко=kovalenko,Бондаренко=bondarenko,Ткаченко=tkachenko,"
-                "Мельник=melnyk,Кравчук=kravchuk,Поліщук=polishchuk,Ґонта=gonta"
+            male=_transliterated("oleksandr,dmytro,taras,bohdan,andriy,yaroslav,ostap,vasyl"),
+            female=_transliterated("olena,oksana,hanna,mariya,iryna,solomiya,daryna,khrystyna"),
+            last=_transliterated(
+                "shevchenko,kovalenko,bondarenko,tkachenko,melnyk,kravchuk,polishchuk,gonta"
             ),
             cities="Львів,Харків,Одеса,Полтава,Чернігів,Ужгород,Вінниця",
             states="Львівська,Харківська,Одеська,Полтавська,Чернігівська,Закарпатська,Вінницька",
@@ -319,6 +318,8 @@ CODES: tuple[str, ...] = tuple(sorted(LOCALES))
 # Shared by every nationality, as in the live API (so a person's time zone says nothing
 # about their country).
 TIMEZONES: tuple[tuple[str, str], ...] = (
+    ("-12:00", "Eniwetok, Kwajalein"),
+    ("-11:00", "Midway Island, Samoa"),
     ("-10:00", "Hawaii"),
     ("-9:00", "Alaska"),
     ("-8:00", "Pacific Time (US & Canada)"),
@@ -328,6 +329,7 @@ TIMEZONES: tuple[tuple[str, str], ...] = (
     ("-4:00", "Atlantic Time (Canada), Caracas, La Paz"),
     ("-3:30", "Newfoundland"),
     ("-3:00", "Brasilia, Buenos Aires, Montevideo"),
+    ("-2:00", "Mid-Atlantic"),
     ("-1:00", "Azores, Cape Verde"),
     ("0:00", "London, Lisbon, Dublin, Reykjavik"),
     ("+1:00", "Paris, Madrid, Berlin, Copenhagen"),
@@ -335,6 +337,7 @@ TIMEZONES: tuple[tuple[str, str], ...] = (
     ("+3:00", "Istanbul, Moscow, Nairobi"),
     ("+3:30", "Tehran"),
     ("+4:00", "Dubai, Baku, Tbilisi"),
+    ("+4:30", "Kabul"),
     ("+5:00", "Karachi, Tashkent"),
     ("+5:30", "Mumbai, New Delhi, Colombo"),
     ("+5:45", "Kathmandu"),
@@ -343,6 +346,7 @@ TIMEZONES: tuple[tuple[str, str], ...] = (
     ("+9:00", "Tokyo, Seoul"),
     ("+9:30", "Adelaide, Darwin"),
     ("+10:00", "Brisbane, Sydney, Guam"),
+    ("+11:00", "Magadan, Solomon Islands, New Caledonia"),
     ("+12:00", "Auckland, Wellington, Fiji"),
 )
 

@@ -3,10 +3,15 @@
 The rules follow the live service's source (RandomAPI/Randomuser.me-Node,
 `routes/api.js` and `api/1.4/api.js`), not its documentation, which is silent on them:
 
+* `results` and `page` are read like JavaScript's parseInt: leading digits count, the
+  rest is ignored ("1e3" is 1, "2.5" is 2, "12abc" is 12).
 * `results`: missing, empty, not a number, below 1 or above 5000 -> 1 (not clamped to
   5000: an oversized request quietly gets one person).
-* `page`: missing, 0, not a number, negative or above 10000 -> 1.
-* `seed`: missing or empty -> a fresh 16-hex-character seed, echoed in `info.seed`.
+* `page`: missing, 0, not a number, negative or above 10000 -> 1 (so page 10001 serves
+  page 1's people, and says so in `info.page`).
+* `seed`: missing or empty -> a fresh 16-hex-character seed, echoed in `info.seed`. A
+  seed of exactly 18 characters carries a nationality in its last two: hex digits pick
+  one (whatever `nat` says), anything else makes the live server fail (500).
 * `nat` (alias `nationality`): comma list, case-insensitive, empty items dropped; if ANY
   code is unknown the whole filter is dropped and every nationality is used.
 * `gender`: exactly "male" or "female"; anything else means both. A client-supplied
@@ -18,31 +23,34 @@ The rules follow the live service's source (RandomAPI/Randomuser.me-Node,
   `pretty` / `prettyjson` -> indented JSON. The live API's other formats (csv, yaml,
   xml) are not served here: they get a 400 with a JSON error, so a test that asks for
   them fails loudly instead of silently receiving JSON.
-* Repeated parameters: the last value wins.
-
-Deliberate deviations, kept because they only affect nonsense input: a non-integer
-`results` or `page` ("2.5") counts as invalid (the live API would serve 3 people and
-report 2.5), and 18-character seeds have no special meaning (the live API reads a
-nationality from their last two characters).
+* Repeated parameters: the first value wins.
 """
 
 from __future__ import annotations
 
-import math
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from simple_etl.fakeapi.generator import FIELDS
-from simple_etl.fakeapi.nationalities import LOCALES
+from simple_etl.fakeapi.nationalities import CODES, LOCALES
 
 MAX_RESULTS = 5000
 MAX_PAGE = 10000
 UNSUPPORTED_FORMATS = frozenset({"csv", "yaml", "xml"})
 
 
+NATIONALITY_SEED_LENGTH = 18
+_LEADING_INTEGER = re.compile(r"\s*([+-]?\d+)")
+
+
 class UnsupportedFormat(ValueError):
     """The request asked for a format the offline stand-in does not produce."""
+
+
+class MisreadSeed(ValueError):
+    """An 18-character seed whose last two characters are not hex: the live server fails."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +68,15 @@ class ApiQuery:
 def parse_query(query: Mapping[str, Sequence[str]]) -> ApiQuery:
     """Turn parsed query parameters (as from urllib.parse.parse_qs) into an ApiQuery.
 
-    Raises UnsupportedFormat for csv/yaml/xml; every other oddity has a fallback.
+    Raises UnsupportedFormat for csv/yaml/xml and MisreadSeed for an 18-character seed
+    that does not end in hex; every other oddity has a fallback.
     """
 
-    def last(*names: str) -> str | None:
+    def last(*names: str) -> str | None:  # the first value, as Express's query parser gives it
         for name in names:
             values = query.get(name)
             if values:
-                return values[-1]
+                return values[0]
         return None
 
     output_format = (last("format", "fmt") or "json").lower()
@@ -79,11 +88,14 @@ def parse_query(query: Mapping[str, Sequence[str]]) -> ApiQuery:
     if gender not in ("male", "female") or client_seed:
         gender = None
 
+    nat = _nationalities(last("nat", "nationality"))
+    if len(client_seed) == NATIONALITY_SEED_LENGTH:
+        nat = (_seed_nationality(client_seed),)
     return ApiQuery(
         results=_whole_number(last("results"), 1, MAX_RESULTS),
         page=_whole_number(last("page"), 1, MAX_PAGE),
         seed=client_seed or secrets.token_hex(8),
-        nat=_nationalities(last("nat", "nationality")),
+        nat=nat,
         gender=gender,
         fields=_fields(last("inc"), last("exc")),
         info="noinfo" not in query,
@@ -92,16 +104,20 @@ def parse_query(query: Mapping[str, Sequence[str]]) -> ApiQuery:
 
 
 def _whole_number(raw: str | None, low: int, high: int) -> int:
-    """The value if it is a whole number in [low, high], else 1 (the live API's fallback)."""
-    if raw is None:
+    """parseInt(raw) if it is in [low, high], else 1 (the live API's fallback)."""
+    match = _LEADING_INTEGER.match(raw or "")
+    if match is None:
         return 1
+    value = int(match[1])
+    return value if low <= value <= high else 1
+
+
+def _seed_nationality(seed: str) -> str:
     try:
-        value = float(raw)
+        index = int(seed[-2:], 16)
     except ValueError:
-        return 1
-    if not math.isfinite(value) or not value.is_integer() or not low <= value <= high:
-        return 1
-    return int(value)
+        raise MisreadSeed(f"seed {seed!r}: an 18-character seed must end in a hex nationality") from None
+    return CODES[index % len(CODES)]
 
 
 def _nationalities(raw: str | None) -> tuple[str, ...] | None:

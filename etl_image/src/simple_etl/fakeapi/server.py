@@ -2,16 +2,23 @@
 
 Paths: `GET /api/1.4/` (also `/api/1.4`, and `/api/` or `/api`, which on the live
 service mean "latest version", here 1.4); `GET /healthz` answers 200 "ok". Any other
-path, including other API versions, is a 404 with a JSON error body.
+path, including other API versions, is a 404 with a JSON error body; any other method
+a JSON 405 with `Allow: GET`.
 
-Every answer carries Content-Length, so HTTP/1.1 keep-alive works and a
-`requests.Session` reuses one connection (also after a fault: even a truncated body is
-framed correctly, it just is not valid JSON).
+Like the live server, people go out gzip-compressed with chunked transfer encoding when
+the client accepts gzip (requests does); errors carry Content-Length. HTTP/1.1
+keep-alive works, so a `requests.Session` reuses one connection, also after most faults
+(a "truncated" body is framed correctly, it just is not valid JSON); a "cut" answer
+drops the connection in the middle of a chunk, as a broken transfer does.
+
+A RateLimit (on by default, the live API's 20 000 people per client per 5 minutes)
+answers 429 without Retry-After once a client's quota for the window is used up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import signal
 import socket
@@ -26,13 +33,19 @@ from urllib.parse import parse_qs, urlsplit
 
 from simple_etl.fakeapi.faults import FaultPlan, Faults, corrupt_records
 from simple_etl.fakeapi.generator import FIELDS, generate
-from simple_etl.fakeapi.params import UnsupportedFormat, parse_query
+from simple_etl.fakeapi.params import MisreadSeed, UnsupportedFormat, parse_query
+from simple_etl.fakeapi.ratelimit import RateLimit, RateLimiter
 from simple_etl.log import JsonLogger
 
 VERSION = "1.4"
 API_PATH = "/api/1.4/"
 API_PATHS = frozenset({"/api/1.4/", "/api/1.4", "/api/", "/api"})
 JSON_TYPE = "application/json; charset=utf-8"
+CHUNK_BYTES = 16 * 1024
+# Fast compression: the stand-in must outrun the live API; the ratio does not matter here.
+GZIP_LEVEL = 1
+# The live API's own limit, on unless a caller turns it off (rate_limit=None).
+SOURCE_RATE_LIMIT = RateLimit()
 
 # What a CDN or proxy in front of the API answers when the origin misbehaves.
 _GARBAGE = (
@@ -41,6 +54,7 @@ _GARBAGE = (
 )
 _ERRORS = {
     429: "Too many requests: slow down and retry after the time in Retry-After.",
+    "rate": "Too many requests. Please slow down.",
     500: "Something went wrong on our side. Please try again later.",
     503: "The service is overloaded. Please try again in a moment.",
 }
@@ -52,6 +66,9 @@ class Response:
     body: bytes
     content_type: str = JSON_TYPE
     headers: tuple[tuple[str, str], ...] = ()
+    people: int = 0  # how many people it carries (what the rate limit counts)
+    streamed: bool = False  # chunked (and gzip when accepted), as the live API sends people
+    cut_at: float | None = None  # the share of the body sent before the connection drops
 
 
 def api_response(query_string: str, fault: str | None, faults: Faults) -> Response:
@@ -67,12 +84,17 @@ def api_response(query_string: str, fault: str | None, faults: Faults) -> Respon
         query = parse_query(parse_qs(query_string, keep_blank_values=True))
     except UnsupportedFormat as exc:
         return _error(400, str(exc))
+    except MisreadSeed as exc:
+        return _error(500, str(exc))
+    page = query.page
+    if fault == "wrongpage":  # what the live API does above page 10 000, on any page
+        page = 2 if page == 1 else 1
 
     if fault == "empty":
         # The live API really does this now and then: 200, no people, info still says n.
         people: list[dict[str, Any]] = []
     else:
-        people = generate(query.seed, query.page, query.results, query.nat, query.gender)
+        people = generate(query.seed, page, query.results, query.nat, query.gender)
         if query.fields != FIELDS:
             people = [{field: person[field] for field in query.fields} for person in people]
         if faults.corrupt:
@@ -80,15 +102,16 @@ def api_response(query_string: str, fault: str | None, faults: Faults) -> Respon
 
     document: dict[str, Any] = {"results": people}
     if query.info:
-        info = {"seed": query.seed, "results": query.results, "page": query.page, "version": VERSION}
+        info = {"seed": query.seed, "results": query.results, "page": page, "version": VERSION}
         document["info"] = info
     if query.pretty:
         body = json.dumps(document, ensure_ascii=False, indent=2).encode()
     else:
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     if fault == "truncated":
-        body = body[: len(body) // 2]
-    return Response(200, body)
+        return Response(200, body[: len(body) // 2], people=len(people))
+    cut_at = faults.cut_at if fault == "cut" else None
+    return Response(200, body, people=len(people), streamed=True, cut_at=cut_at)
 
 
 def _error(status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
@@ -99,8 +122,9 @@ def _error(status: int, message: str, headers: tuple[tuple[str, str], ...] = ())
 class _State:
     """What the handler threads share: the fault plan, counters and open connections."""
 
-    def __init__(self, faults: Faults, logger: JsonLogger | None) -> None:
+    def __init__(self, faults: Faults, logger: JsonLogger | None, rate_limit: RateLimit | None) -> None:
         self.plan = FaultPlan(faults)
+        self.limiter = RateLimiter(rate_limit) if rate_limit else None
         self.logger = logger
         self.requests_served = 0
         self.connections_opened = 0
@@ -133,6 +157,8 @@ class _State:
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # The listen backlog: the default 5 drops connections of a few hundred concurrent clients.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], state: _State) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
@@ -169,6 +195,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the access log, when wanted, is a JSON line written by do_GET
 
+    def _not_allowed(self) -> None:
+        self._send(_error(405, f"{self.command} is not allowed; the API answers GET", (("Allow", "GET"),)))
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
+
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path == "/healthz":
@@ -183,10 +214,17 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         state.count_request()
         plan = state.plan  # one plan for the whole request, even if faults change meanwhile
-        fault = plan.next_fault()
-        if fault == "slow":
-            state.stopping.wait(plan.faults.slow_seconds)  # returns early when the server stops
-        response = api_response(query_string, fault, plan.faults)
+        client = self.client_address[0]
+        if state.limiter is not None and not state.limiter.admits(client):
+            # The live API's 429 says nothing about when to come back.
+            fault, response = "rate_limit", _error(429, _ERRORS["rate"])
+        else:
+            fault = plan.next_fault()
+            if fault == "slow":
+                state.stopping.wait(plan.faults.slow_seconds)  # returns early when the server stops
+            response = api_response(query_string, fault, plan.faults)
+            if state.limiter is not None:
+                state.limiter.served(client, response.people)
         self._send(response)
         if state.logger is not None:
             state.logger.info(
@@ -199,14 +237,42 @@ class _Handler(BaseHTTPRequestHandler):
             )
 
     def _send(self, response: Response) -> None:
+        body = response.body
+        compress = response.streamed and "gzip" in self.headers.get("Accept-Encoding", "")
+        if compress:
+            body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
+        if response.streamed:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        if compress:
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Cache-Control", "no-cache")
         for name, value in response.headers:
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(response.body)
+        if response.streamed:
+            self._write_chunks(body, response.cut_at)
+        else:
+            self.wfile.write(body)
+
+    def _write_chunks(self, body: bytes, cut_at: float | None) -> None:
+        # A cut lands inside a chunk: its size line promises more bytes than ever come.
+        cut = len(body) if cut_at is None else int(len(body) * cut_at)
+        for start in range(0, len(body), CHUNK_BYTES):
+            chunk = body[start : start + CHUNK_BYTES]
+            self.wfile.write(b"%x\r\n" % len(chunk))
+            if start + len(chunk) > cut:
+                self.wfile.write(chunk[: cut - start])
+                self.wfile.flush()
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.wfile.write(chunk + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
 
 
 class FakeApiServer:
@@ -216,7 +282,8 @@ class FakeApiServer:
             session.get(api.base_url, params={"results": 10, "seed": "x"})  # -> 429, then 200s
 
     `faults` may be replaced at any time, from any thread; the replacement restarts its
-    schedule. `requests_served` counts requests to the API path (not /healthz),
+    schedule. `rate_limit` is the source's (RateLimit()) unless given; None turns it off.
+    `requests_served` counts requests to the API path (not /healthz),
     `connections_opened` counts TCP connections (to check keep-alive).
     """
 
@@ -227,10 +294,11 @@ class FakeApiServer:
         faults: Faults | None = None,
         *,
         logger: JsonLogger | None = None,
+        rate_limit: RateLimit | None = SOURCE_RATE_LIMIT,
     ) -> None:
         self.host = host
         self.port = port
-        self._state = _State(faults or Faults(), logger)
+        self._state = _State(faults or Faults(), logger, rate_limit)
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -288,7 +356,9 @@ class FakeApiServer:
         self.stop()
 
 
-def serve(host: str, port: int, faults: Faults | None = None) -> None:
+def serve(
+    host: str, port: int, faults: Faults | None = None, rate_limit: RateLimit | None = SOURCE_RATE_LIMIT
+) -> None:
     """Serve until SIGTERM or SIGINT, then stop cleanly and return.
 
     Logs `fake_api.listening` (with the URL), one `fake_api.request` per API request and
@@ -297,7 +367,7 @@ def serve(host: str, port: int, faults: Faults | None = None) -> None:
     until the process ends.
     """
     logger = JsonLogger()
-    server = FakeApiServer(host, port, faults, logger=logger)
+    server = FakeApiServer(host, port, faults, logger=logger, rate_limit=rate_limit)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -309,7 +379,14 @@ def serve(host: str, port: int, faults: Faults | None = None) -> None:
             previous[signum] = signal.signal(signum, request_stop)
     try:
         server.start()
-        logger.info("fake_api.listening", url=server.base_url, faults=_describe(server.faults))
+        logger.info(
+            "fake_api.listening",
+            url=server.base_url,
+            faults=_describe(server.faults),
+            rate_limit=None
+            if rate_limit is None
+            else {"people": rate_limit.people, "window_seconds": rate_limit.window_seconds},
+        )
         # Wake up now and then: a signal handler only runs between bytecodes.
         while not stop.wait(0.5):
             pass
@@ -327,4 +404,5 @@ def _describe(faults: Faults) -> dict[str, Any]:
         "slow_seconds": faults.slow_seconds,
         "rate": faults.rate,
         "corrupt": faults.corrupt,
+        "cut_at": faults.cut_at,
     }
