@@ -19,7 +19,7 @@ def test_a_sound_batch_passes(loaded):
     assert result.summary["status"] == "passed"
     assert set(result.summary["checks"]) == {
         "batch_succeeded", "counts_reconcile", "reject_ratio", "freshness", "people_have_visits",
-        "no_credentials",
+        "no_credentials", "no_abandoned_attempts", "identity_conflicts",
     }  # fmt: skip
 
 

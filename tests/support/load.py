@@ -30,13 +30,23 @@ class Pages:
         return Page(number, copy.deepcopy(self.pages[number]))
 
 
-def load_pages(warehouse: Warehouse, batch_id: str, pages: dict[int, list[Any]]) -> ledger.Counts | None:
+def load_pages(
+    warehouse: Warehouse,
+    batch_id: str,
+    pages: dict[int, list[Any]],
+    visited_at: datetime = VISITED_AT,
+    shard: int = 0,
+    shards: int = 1,
+) -> ledger.Counts | None:
+    """Plan, begin and load one batch shard of these pages, as `run` does after fetching."""
     conn = warehouse.server.connect(warehouse.dbname, warehouse.etl)
     try:
-        ledger.begin(conn, batch_id, 0, 1, VISITED_AT)
-        spool, extracted = extract(Pages(pages), sorted(pages), batch_id, 0, JsonLogger("WARNING"))
+        attempt = ledger.begin(conn, batch_id, shard, shards, visited_at)
+        if attempt is None:
+            return None
+        spool, extracted = extract(Pages(pages), sorted(pages), batch_id, shard, JsonLogger("WARNING"))
         with spool:
-            request = pipeline.BatchRequest(batch_id, 0, 1, VISITED_AT)
-            return pipeline.load(conn, request, spool, len(pages), extracted)
+            request = pipeline.BatchRequest(batch_id, shard, shards, attempt.visited_at)
+            return pipeline.load(conn, request, spool, len(pages), extracted, attempt=attempt.number)
     finally:
         conn.close()

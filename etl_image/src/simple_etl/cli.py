@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 from simple_etl import __version__, db, quality
@@ -93,8 +93,8 @@ def _run(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[
         raise ConfigError(
             f"--shard {args.shard} --shards {args.shards}: need 0 ≤ shard < shards ≤ {MAX_SHARDS}"
         )
-    visited_at = args.visited_at or datetime.now(UTC)
-    request = BatchRequest(args.batch_id, args.shard, args.shards, visited_at)
+    # None: the batch's planned visited_at, or now for its first attempt (ledger.begin).
+    request = BatchRequest(args.batch_id, args.shard, args.shards, args.visited_at)
     _verify_schema("simple-etl run", settings)
     return run_batch(settings, request, log)
 
@@ -151,7 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--shard", type=int, default=0, help="this pod's shard number (default 0)")
     run.add_argument("--shards", type=int, default=1, help="how many shards the batch is split into")
-    run.add_argument("--visited-at", type=_timestamp, help="the visits' timestamp (default: now)")
+    run.add_argument(
+        "--visited-at",
+        type=_timestamp,
+        help="the visits' timestamp (default: the batch's planned one; now for its first attempt)",
+    )
     run.set_defaults(handler=_run)
 
     check = commands.add_parser("check", help="the data-quality gate")

@@ -1,4 +1,10 @@
-"""The quality gate: invariants a loaded warehouse must hold, each named when broken."""
+"""The quality gate: invariants a loaded warehouse must hold, each named when broken.
+
+Besides the checked batch's own invariants, two look at the whole ledger or name what
+the load refused to guess: an attempt still `running` past its lease (a killed or
+disconnected run nobody retried) fails the gate whichever batch is checked, and a
+batch with identity conflicts (a known uuid carrying another person) fails it too.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from psycopg2.extensions import cursor
 
 from simple_etl.config import Settings
 from simple_etl.landing import CREDENTIAL_KEYS
+from simple_etl.upsert import IDENTITY_CONFLICT
 
 
 @dataclass(frozen=True)
@@ -32,18 +39,23 @@ def run_checks(cur: cursor, settings: Settings, batch_id: str) -> list[Finding]:
         _freshness,
         _people_have_visits,
         _no_credentials,
+        _no_abandoned_attempts,
+        _no_identity_conflicts,
     ]
     return [check(cur, settings, batch_id) for check in checks]
 
 
 def _batch_succeeded(cur: cursor, settings: Settings, batch_id: str) -> Finding:
+    # The plan's shard count, not the rows': a shard that never started is missing too.
     cur.execute(
         """
-        SELECT max(shards), count(*), count(*) FILTER (WHERE status = 'succeeded'),
+        SELECT greatest(max(shards),
+                        (SELECT shards FROM warehouse.batch_plans WHERE batch_id = %(batch_id)s)),
+               count(*), count(*) FILTER (WHERE status = 'succeeded'),
                string_agg(DISTINCT status, ',') FILTER (WHERE status <> 'succeeded')
-          FROM warehouse.batches WHERE batch_id = %s
+          FROM warehouse.batches WHERE batch_id = %(batch_id)s
         """,
-        (batch_id,),
+        {"batch_id": batch_id},
     )
     shards, present, succeeded, other = cur.fetchone()
     if not present:
@@ -120,3 +132,41 @@ def _no_credentials(cur: cursor, settings: Settings, batch_id: str) -> Finding:
     )
     (leaked,) = cur.fetchone()
     return Finding("no_credentials", leaked == 0, f"{leaked} credential keys in the raw zone")
+
+
+def _no_abandoned_attempts(cur: cursor, settings: Settings, batch_id: str) -> Finding:
+    # Any batch: a stuck attempt of an older batch is as broken as one of this batch.
+    # One whose shard another attempt loaded meanwhile is history, not a stuck batch
+    # (the next run records it failed: ledger.SETTLE_ABANDONED).
+    cur.execute(
+        """
+        SELECT count(*), string_agg(DISTINCT a.batch_id || ' shard ' || a.shard, ', ')
+          FROM warehouse.batch_attempts a
+          JOIN warehouse.batches b USING (batch_id, shard)
+         WHERE a.status = 'running' AND a.lease_until < now() AND b.status <> 'succeeded'
+        """
+    )
+    stuck, which = cur.fetchone()
+    if stuck:
+        detail = f"{stuck} attempts running past their lease (killed or disconnected; re-run them): {which}"
+        return Finding("no_abandoned_attempts", False, detail)
+    return Finding("no_abandoned_attempts", True, "no attempt is running past its lease")
+
+
+def _no_identity_conflicts(cur: cursor, settings: Settings, batch_id: str) -> Finding:
+    # A failure, not a warning: the records are kept (quarantined), but a known uuid
+    # carrying another person means the visitor pool is not what it claims (a changed
+    # nationality list under one API seed, or a source reusing uuids): returning counts
+    # would be wrong without the quarantine, and a person must decide what the pool is.
+    cur.execute(
+        "SELECT count(*) FROM warehouse.quarantine WHERE batch_id = %s AND reason = %s",
+        (batch_id, IDENTITY_CONFLICT),
+    )
+    (conflicts,) = cur.fetchone()
+    detail = (
+        f"{conflicts} records of batch {batch_id} reuse a known login.uuid with another identity "
+        "(quarantined as identity_conflict; did SIMPLE_ETL_NAT or SIMPLE_ETL_SEED change?)"
+        if conflicts
+        else "no known uuid arrived with another identity"
+    )
+    return Finding("identity_conflicts", conflicts == 0, detail)

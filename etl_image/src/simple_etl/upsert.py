@@ -2,7 +2,9 @@
 
 The loader COPYs each page's rows (transform.Transform) into a temporary staging table,
 and one statement applies them: rejected records to quarantine with their reason,
-valid ones upserted into people, and a visit for each. The staging table is typed, so
+valid ones upserted into people and a visit for each, except a known uuid whose
+identity differs from the stored person's, which is quarantined as an identity
+conflict (never counted returning, never overwriting). The staging table is typed, so
 the COPY does the casting, and temporary, so it writes no WAL; it is emptied after each
 page, which keeps it within Postgres' temporary buffers.
 """
@@ -38,25 +40,47 @@ COPY_RAW = "COPY raw.pages (batch_id, shard, page, payload) FROM STDIN"
 COPY_STAGED = "COPY staged FROM STDIN"
 
 # Every value is a bound parameter. A person's attributes come from the first sighting
-# (a uuid is one immutable person at the source); later sightings only move first/last seen.
+# (a uuid is one immutable person at the source); later sightings only move first/last
+# seen, in the (visited_at, batch_id) order that also decides who is new (0005).
+#
+# A staged uuid already stored with another identity (IDENTITY_COLUMNS) is not that
+# person returning: the source hands one uuid to different people (the same seed and
+# page under another nationality list). The upsert leaves such a row alone (its DO
+# UPDATE's WHERE fails, so it returns nothing: no visit), and the quarantine takes every
+# valid staged row the upsert did not return, with reason IDENTITY_CONFLICT. Decided
+# by the upsert itself, it holds against a concurrent load of the same uuid too. Valid
+# rows carry no payload (the transform keeps none); `fill_conflict_payloads` copies
+# each one's record from the landed page.
+IDENTITY_COLUMNS = "first_name, last_name, born_at, nationality, gender"
+IDENTITY_CONFLICT = "identity_conflict"
+
 APPLY = f"""
-WITH quarantined AS (
-    INSERT INTO warehouse.quarantine (batch_id, shard, page, seq, reason, payload)
-    SELECT %(batch_id)s, %(shard)s, page, seq, reason, payload FROM staged WHERE reason IS NOT NULL
-    RETURNING 1
-), people AS (
+WITH people AS (
     INSERT INTO warehouse.people AS cur (
         {PERSON_COLUMNS}, first_seen_at, last_seen_at, first_batch_id, last_batch_id)
     SELECT {PERSON_COLUMNS}, %(visited_at)s, %(visited_at)s, %(batch_id)s, %(batch_id)s
       FROM staged WHERE reason IS NULL
     ON CONFLICT (person_uuid) DO UPDATE SET
         first_seen_at  = least(cur.first_seen_at, excluded.first_seen_at),
-        first_batch_id = CASE WHEN excluded.first_seen_at < cur.first_seen_at
+        first_batch_id = CASE WHEN (excluded.first_seen_at, excluded.first_batch_id)
+                                   < (cur.first_seen_at, cur.first_batch_id)
                               THEN excluded.first_batch_id ELSE cur.first_batch_id END,
         last_seen_at   = greatest(cur.last_seen_at, excluded.last_seen_at),
-        last_batch_id  = CASE WHEN excluded.last_seen_at > cur.last_seen_at
+        last_batch_id  = CASE WHEN (excluded.last_seen_at, excluded.last_batch_id)
+                                   > (cur.last_seen_at, cur.last_batch_id)
                               THEN excluded.last_batch_id ELSE cur.last_batch_id END
-    RETURNING person_uuid, (xmax = 0) AS inserted
+      WHERE ({", ".join("cur." + c.strip() for c in IDENTITY_COLUMNS.split(","))})
+            IS NOT DISTINCT FROM
+            ({", ".join("excluded." + c.strip() for c in IDENTITY_COLUMNS.split(","))})
+    RETURNING person_uuid
+), quarantined AS (
+    INSERT INTO warehouse.quarantine (batch_id, shard, page, seq, reason, payload)
+    SELECT %(batch_id)s, %(shard)s, s.page, s.seq, coalesce(s.reason, '{IDENTITY_CONFLICT}'),
+           coalesce(s.payload, 'null'::json)
+      FROM staged s
+     WHERE s.reason IS NOT NULL
+        OR NOT EXISTS (SELECT 1 FROM people p WHERE p.person_uuid = s.person_uuid)
+    RETURNING reason
 ), visits AS (
     INSERT INTO warehouse.visits (batch_id, person_uuid, shard, visited_at)
     SELECT %(batch_id)s, person_uuid, %(shard)s, %(visited_at)s FROM people
@@ -64,24 +88,29 @@ WITH quarantined AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM quarantined),
-       (SELECT count(*) FILTER (WHERE inserted) FROM people),
-       (SELECT count(*) FILTER (WHERE NOT inserted) FROM people),
+       (SELECT count(*) FILTER (WHERE reason = '{IDENTITY_CONFLICT}') FROM quarantined),
        (SELECT count(*) FROM visits)
+"""  # noqa: S608 - composed of constants only
+
+# The conflicting records' payloads, from the pages landed in the same transaction.
+FILL_CONFLICT_PAYLOADS = f"""
+UPDATE warehouse.quarantine q SET payload = r.payload -> q.seq
+  FROM raw.pages r
+ WHERE q.batch_id = %(batch_id)s AND q.shard = %(shard)s AND q.reason = '{IDENTITY_CONFLICT}'
+   AND r.batch_id = q.batch_id AND r.shard = q.shard AND r.page = q.page
 """  # noqa: S608 - composed of constants only
 
 
 @dataclass(frozen=True)
 class Applied:
     quarantined: int = 0
-    new_people: int = 0
-    returning_people: int = 0
+    identity_conflicts: int = 0
     loaded: int = 0
 
     def __add__(self, other: Applied) -> Applied:
         return Applied(
             self.quarantined + other.quarantined,
-            self.new_people + other.new_people,
-            self.returning_people + other.returning_people,
+            self.identity_conflicts + other.identity_conflicts,
             self.loaded + other.loaded,
         )
 
@@ -103,3 +132,8 @@ def apply(cur: cursor, staged: bytes, batch_id: str, shard: int, visited_at: dat
 def land(cur: cursor, spool: IO[bytes]) -> None:
     """COPY the spooled pages (landing.copy_line) into raw.pages."""
     cur.copy_expert(COPY_RAW, spool, size=1 << 20)
+
+
+def fill_conflict_payloads(cur: cursor, batch_id: str, shard: int) -> None:
+    """After `land`: each identity conflict's quarantined payload is its landed record."""
+    cur.execute(FILL_CONFLICT_PAYLOADS, {"batch_id": batch_id, "shard": shard})
