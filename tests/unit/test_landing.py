@@ -1,5 +1,6 @@
 import io
 
+from simple_etl import jsontext
 from simple_etl.client import Page
 from simple_etl.landing import CREDENTIAL_KEYS, copy_line, read_pages, strip_credentials
 
@@ -30,3 +31,19 @@ def test_a_page_is_one_copy_line_and_reads_back_without_credentials():
     assert read.records[0]["name"] == {"first": 'Zoë "Z"', "last": "مهدی\\tab\n"}
     assert not set(read.records[0]["login"]) & set(CREDENTIAL_KEYS)
     assert read.records[1] == ["not", "an", "object"]
+
+
+def test_a_page_with_records_orjson_cannot_write_is_still_one_line_and_reads_back_marked():
+    deep: list = []
+    for _ in range(600):  # orjson reads 1024 levels but writes 254 (issue 16, point 3)
+        deep = [deep]
+    poison = [person(password="p") | {"name": {"first": first}} for first in ("Ma\ud800ral", "ok")]
+    poison[1]["deep"] = deep
+    line = copy_line("batch-1", 0, Page(1, [*poison, person()]))
+    assert line.count(b"\n") == 1 and b'"p"' not in line  # credentials gone here too
+    (read,) = read_pages(io.BytesIO(line))
+    first, second, plain = read.records
+    assert first[jsontext.POISON] == "unencodable_text: name.first"
+    assert first["record"]["name"] == {"first": "Ma\ufffdral"}
+    assert second[jsontext.POISON].startswith("too_deep: deep[0][0]")
+    assert plain == person()

@@ -5,6 +5,11 @@ flat however large the batch, and the database transaction opens only once every
 page has been accepted: a failed extraction never touches the warehouse. The spool
 holds one line per page, a row of raw.pages: the load reads the pages back from it, one
 at a time, to transform them, then lands it as it is.
+
+A record JSON storage cannot hold as it came (a lone surrogate, a number beyond double
+precision, an integer beyond 64 bits, nesting deeper than orjson writes) is landed in its
+storable form inside a marker object that names the reason (jsontext.marked), and the
+transform quarantines it: one such record never fails its page.
 """
 
 from __future__ import annotations
@@ -13,8 +18,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Protocol
 
-import orjson
-
+from simple_etl import jsontext
 from simple_etl.client import Page
 from simple_etl.log import JsonLogger
 from simple_etl.overlap import no_cyclic_gc
@@ -22,6 +26,8 @@ from simple_etl.overlap import no_cyclic_gc
 # The source's login block carries a password and its hashes; none of them is ever
 # written anywhere, the raw landing zone included.
 CREDENTIAL_KEYS = ("password", "salt", "md5", "sha1", "sha256")
+# The marker of a record landed in storable form: {UNSTORABLE: reason, "record": …}.
+UNSTORABLE = jsontext.POISON
 
 
 class PageSource(Protocol):
@@ -40,17 +46,17 @@ def strip_credentials(record: Any) -> Any:
 
 def copy_line(batch_id: str, shard: int, page: Page) -> bytes:
     """The page as one row of raw.pages in COPY text format: its records, credentials removed."""
-    records = orjson.dumps([strip_credentials(record) for record in page.records])
+    payload = jsontext.encode_records([strip_credentials(record) for record in page.records])
     # JSON escapes control characters itself; only backslashes need COPY's escaping. The
     # batch id cannot hold a tab or a backslash (cli.BATCH_ID).
-    return b"%s\t%d\t%d\t%s\n" % (batch_id.encode(), shard, page.number, records.replace(b"\\", b"\\\\"))
+    return b"%s\t%d\t%d\t%s\n" % (batch_id.encode(), shard, page.number, payload.replace(b"\\", b"\\\\"))
 
 
 def read_pages(spool: IO[bytes]) -> Iterator[Page]:
     """The pages of a spool, one at a time, as `copy_line` wrote them."""
     for line in spool:
         _, _, number, payload = line.rstrip(b"\n").split(b"\t", 3)
-        yield Page(int(number), orjson.loads(payload.replace(b"\\\\", b"\\")))
+        yield Page(int(number), jsontext.decode(payload.replace(b"\\\\", b"\\")))
 
 
 def extract(
