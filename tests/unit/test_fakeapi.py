@@ -584,6 +584,11 @@ def test_corrupt_breaks_each_chosen_record_in_exactly_one_way(
         {"rate": 1.5},
         {"corrupt": -1},
         {"retry_after": 1.5},
+        {"cut_at": 0},
+        {"cut_at": 1},
+        {"cut_at": -0.5},
+        {"cut_at": float("nan")},
+        {"cut_at": "0.5"},
     ],
 )
 def test_invalid_faults_are_rejected(kwargs: dict[str, Any]) -> None:
@@ -784,4 +789,113 @@ def test_the_live_apis_data_flaws(people: list[dict[str, Any]]) -> None:
     offsets = {p["location"]["timezone"]["offset"] for p in people}
     assert len(offsets) == 30 and {"+4:30", "+11:00", "-11:00", "-12:00"} <= offsets
     assert max(p["registered"]["date"] for p in people) < "2023"
-    assert any("'" in p["email"] or "-" in p["email"].split("@")[0] for p in people)
+    assert any("'" in p["email"] for p in people) and any("-" in p["email"].split("@")[0] for p in people)
+    assert all(re.search(r"[A-Z]", p["phone"]) and re.search(r"[A-Z]", p["cell"]) for p in by_nat["UA"])
+    assert all(f"{p['name']['first']}{p['name']['last']}".isascii() for p in by_nat["UA"]), "transliterated"
+    assert all(re.search(r"[\u0400-\u04ff]", p["location"]["city"]) for p in by_nat["UA"]), "Cyrillic places"
+
+
+# --- closer to the live source (RandomAPI/Randomuser.me-Node, api/1.4/api.js) ------------
+
+
+def test_page_one_is_seeded_with_the_bare_seed_like_the_live_api() -> None:
+    # seedRNG appends the page only when it is not 1: seed "x12" page 1 is seed "x" page 12.
+    assert generate("x12", 1, 20) == generate("x", 12, 20)
+    assert generate("x", 1, 20) != generate("x1", 1, 20)
+
+
+def test_an_18_character_seed_is_read_as_16_characters_and_an_index_into_the_nationalities(
+    api: FakeApiServer, session: requests.Session
+) -> None:
+    body = get(session, api, results=20, seed="0123456789abcdef0a", nat="us").json()
+    assert {p["nat"] for p in body["results"]} == {"IE"}, "0x0a: the 11th nationality, alphabetically"
+    assert body["info"]["seed"] == "0123456789abcdef0a", "info.seed echoes the request"
+    unseeded = generate("0123456789abcdef", 1, 20)
+    assert [p["login"]["uuid"] for p in body["results"]] == [p["login"]["uuid"] for p in unseeded]
+    assert {p["nat"] for p in get(session, api, results=20, seed="0123456789abcdef14").json()["results"]} == {
+        "US"
+    }
+    for tail in ("15", "ff", "zz", "a-"):  # past the 21 nationalities, or not hex: the live server crashes
+        refused = get(session, api, results=1, seed=f"0123456789abcdef{tail}")
+        assert refused.status_code == 500 and "error" in refused.json(), tail
+
+
+def test_head_and_unknown_methods_get_a_json_405_too(api: FakeApiServer, session: requests.Session) -> None:
+    head = session.head(api.base_url, timeout=10)
+    assert head.status_code == 405 and head.headers["Allow"] == "GET" and head.content == b""
+    for method in ("OPTIONS", "TRACE", "PROPFIND"):
+        answer = session.request(method, api.base_url, timeout=10)
+        assert answer.status_code == 405 and answer.headers["Allow"] == "GET", method
+        assert answer.headers["Content-Type"].startswith("application/json") and "error" in answer.json()
+    assert get(session, api, results=2, seed="after-head").status_code == 200, (
+        "the connection is still usable"
+    )
+
+
+def test_a_refused_post_body_does_not_poison_the_kept_alive_connection(
+    api: FakeApiServer, session: requests.Session
+) -> None:
+    opened = api.connections_opened
+    posted = session.post(api.base_url, data=b"GET /healthz HTTP/1.1\r\n\r\n" * 50, timeout=10)
+    assert posted.status_code == 405
+    answer = get(session, api, results=2, seed="after-post")
+    assert answer.status_code == 200 and len(answer.json()["results"]) == 2
+    assert api.connections_opened == opened + 1, "the same connection served both"
+
+
+def test_without_accept_encoding_people_come_chunked_but_plain(api: FakeApiServer) -> None:
+    with socket.create_connection(
+        ("127.0.0.1", int(api.base_url.split(":")[2].split("/")[0])), timeout=10
+    ) as s:
+        s.sendall(b"GET /api/1.4/?results=3&seed=plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head and b"Content-Encoding" not in head
+    assert body.endswith(b"\r\n0\r\n\r\n") and b'"results":[' in body
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"people": True}, {"people": 0}, {"people": 2.5}, {"window_seconds": 0},
+     {"window_seconds": float("inf")}, {"window_seconds": float("nan")}, {"window_seconds": "300"},
+     {"window_seconds": True}],
+)  # fmt: skip
+def test_invalid_rate_limits_are_rejected(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        RateLimit(**kwargs)
+
+
+def test_cli_options_become_the_rate_limit_and_the_cut() -> None:
+    from simple_etl.fakeapi.cli import rate_limit_from_args
+
+    assert rate_limit_from_args(_parse()) == RateLimit(20000, 300.0), "the live API's limit by default"
+    args = _parse("--rate-limit-people", "500", "--rate-limit-window", "2.5", "--cut-at", "0.25")
+    assert rate_limit_from_args(args) == RateLimit(500, 2.5)
+    assert faults_from_args(args) == Faults(cut_at=0.25)
+    assert rate_limit_from_args(_parse("--rate-limit-people", "0")) is None, "0 turns the limit off"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--rate-limit-people", "-1"], "--rate-limit-people"),
+        (["--rate-limit-people", "1_000"], "--rate-limit-people '1_000'"),
+        (["--rate-limit-people", "+500"], "--rate-limit-people '+500'"),
+        (["--rate-limit-people", "\u0665\u0660\u0660"], "--rate-limit-people"),  # Arabic-Indic 500
+        (["--rate-limit-window", "0"], "--rate-limit-window"),
+        (["--rate-limit-window", "inf"], "--rate-limit-window"),
+        (["--rate-limit-window", "1_0"], "--rate-limit-window '1_0'"),
+        (["--cut-at", "1"], "--cut-at"),
+        (["--cut-at", "0"], "--cut-at"),
+        (["--cut-at", "nan"], "--cut-at"),
+        (["--port", "8_080"], "--port '8_080'"),
+    ],
+)
+def test_cli_rejects_bad_rate_limits_and_cuts_with_a_config_error(argv: list[str], message: str) -> None:
+    from simple_etl.fakeapi.cli import options_from_args
+
+    with pytest.raises(ConfigError) as raised:  # not run(): an accepted value would serve forever
+        options_from_args(_parse(*argv))
+    assert message in str(raised.value) and "\n" not in str(raised.value)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 
 from simple_etl.errors import ConfigError
 from simple_etl.fakeapi.faults import FAULT_KINDS, NO_FAULT, Faults
 from simple_etl.fakeapi.ratelimit import RateLimit
 from simple_etl.fakeapi.server import SOURCE_RATE_LIMIT, serve
+
+_WHOLE = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,16 +74,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM/SIGINT; 0 on a clean stop. Raises ConfigError for bad options."""
+    host, port, faults, rate_limit = options_from_args(args)
+    try:
+        serve(host, port, faults, rate_limit)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return 0
+
+
+def options_from_args(args: argparse.Namespace) -> tuple[str, int, Faults, RateLimit | None]:
+    """Every option checked, before anything listens: (host, port, faults, rate limit)."""
     host = str(args.host).strip()
     if not host:
         raise ConfigError("--host must not be empty")
     port = _whole_number("--port", args.port, 0, 65535)
-    faults = faults_from_args(args)
-    try:
-        serve(host, port, faults, rate_limit_from_args(args))
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    return 0
+    return host, port, faults_from_args(args), rate_limit_from_args(args)
 
 
 def faults_from_args(args: argparse.Namespace) -> Faults:
@@ -103,20 +112,21 @@ def rate_limit_from_args(args: argparse.Namespace) -> RateLimit | None:
 
 
 def _whole_number(option: str, raw: object, low: int, high: int) -> int:
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise ConfigError(f"{option} {raw!r} is not a whole number") from None
+    # int() and float() alone would also take "1_000", "+5" and non-ASCII digits.
+    text = str(raw).strip()
+    if not _WHOLE.fullmatch(text):
+        raise ConfigError(f"{option} {raw!r} is not a whole number")
+    value = int(text)
     if not low <= value <= high:
         raise ConfigError(f"{option} {value} must be between {low} and {high}")
     return value
 
 
 def _number(option: str, raw: object, low: float, high: float) -> float:
-    try:
-        value = float(str(raw).strip())
-    except ValueError:
-        raise ConfigError(f"{option} {raw!r} is not a number") from None
+    text = str(raw).strip()
+    if not _DECIMAL.fullmatch(text):
+        raise ConfigError(f"{option} {raw!r} is not a number")
+    value = float(text)
     if not (math.isfinite(value) and low <= value <= high):
         raise ConfigError(f"{option} {value} must be between {low:g} and {high:g}")
     return value

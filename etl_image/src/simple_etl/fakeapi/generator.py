@@ -5,8 +5,9 @@ arguments give the same people, byte for byte, on every machine and Python versi
 (3.11+); only `dob.age` and `registered.age` follow the wall clock, as the live API's do.
 The live API's rules that the ETL must survive are kept:
 
-* the page seed is the seed with the page number appended, so seed "a1" page 5 is seed
-  "a" page 15;
+* the page seed is the seed with the page number appended, except on page 1, which is
+  the bare seed: seed "a1" page 5 is seed "a" page 15, and seed "a12" page 1 is seed "a"
+  page 12 (the live API's `seedRNG`);
 * `login.uuid` and the coordinates depend on that page seed and the position only, not on
   `nat` or `gender`: the same seed and page with another nationality list give different
   people under the same uuids;
@@ -136,7 +137,7 @@ def generate(
     if unknown:
         raise ValueError(f"unknown nationalities {unknown}; known: {', '.join(CODES)}")
 
-    page_seed = f"{seed}{page}"  # the live API's rule, collisions included
+    page_seed = page_seed_of(seed, page)
     # Two streams: one for what nat and gender do not change (uuid, coordinates), one for
     # the rest. Reproducible test data, not secrets.
     place = random.Random(_seed_number(page_seed))  # noqa: S311
@@ -145,6 +146,14 @@ def generate(
     births, registrations = _calendars()
     today = today or datetime.now(UTC).date()
     return [_person(rng, place, choices, gender, births, registrations, today) for _ in range(results)]
+
+
+def page_seed_of(seed: str, page: int) -> str:
+    """What the live API seeds a page with: the seed, plus the page number unless it is 1.
+
+    Collisions included, on purpose: the ETL must be the one that avoids them.
+    """
+    return seed if page == 1 else f"{seed}{page}"
 
 
 def _seed_number(page_seed: str, codes: tuple[str, ...] = (), gender: str | None = None) -> int:

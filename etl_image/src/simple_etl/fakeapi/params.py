@@ -10,8 +10,10 @@ The rules follow the live service's source (RandomAPI/Randomuser.me-Node,
 * `page`: missing, 0, not a number, negative or above 10000 -> 1 (so page 10001 serves
   page 1's people, and says so in `info.page`).
 * `seed`: missing or empty -> a fresh 16-hex-character seed, echoed in `info.seed`. A
-  seed of exactly 18 characters carries a nationality in its last two: hex digits pick
-  one (whatever `nat` says), anything else makes the live server fail (500).
+  seed of exactly 18 characters carries a nationality in its last two: as a hex number
+  they index the alphabetical list of nationalities (00 AU ... 0a IE ... 14 US) whatever
+  `nat` says, and only the first 16 characters seed the people. Anything else (not hex,
+  or past the 21st nationality) makes the live server fail: 500.
 * `nat` (alias `nationality`): comma list, case-insensitive, empty items dropped; if ANY
   code is unknown the whole filter is dropped and every nationality is used.
 * `gender`: exactly "male" or "female"; anything else means both. A client-supplied
@@ -42,7 +44,9 @@ UNSUPPORTED_FORMATS = frozenset({"csv", "yaml", "xml"})
 
 
 NATIONALITY_SEED_LENGTH = 18
-_LEADING_INTEGER = re.compile(r"\s*([+-]?\d+)")
+# [0-9], not \d: parseInt reads ASCII digits only, and Python's int() would take "٣".
+_LEADING_INTEGER = re.compile(r"\s*([+-]?[0-9]+)")
+_HEX_PAIR = re.compile(r"[0-9a-fA-F]{2}")
 
 
 class UnsupportedFormat(ValueError):
@@ -57,7 +61,8 @@ class MisreadSeed(ValueError):
 class ApiQuery:
     results: int
     page: int
-    seed: str
+    seed: str  # as requested (echoed in info.seed)
+    people_seed: str  # what the people are generated from: 16 characters of an 18-character seed
     nat: tuple[str, ...] | None
     gender: str | None
     fields: tuple[str, ...]
@@ -89,18 +94,29 @@ def parse_query(query: Mapping[str, Sequence[str]]) -> ApiQuery:
         gender = None
 
     nat = _nationalities(last("nat", "nationality"))
-    if len(client_seed) == NATIONALITY_SEED_LENGTH:
-        nat = (_seed_nationality(client_seed),)
+    seed = client_seed or secrets.token_hex(8)
+    people_seed = seed
+    if len(seed) == NATIONALITY_SEED_LENGTH:
+        nat = (_seed_nationality(seed),)
+        people_seed = seed[: NATIONALITY_SEED_LENGTH - 2]
     return ApiQuery(
-        results=_whole_number(last("results"), 1, MAX_RESULTS),
+        results=requested_people(query),
         page=_whole_number(last("page"), 1, MAX_PAGE),
-        seed=client_seed or secrets.token_hex(8),
+        seed=seed,
+        people_seed=people_seed,
         nat=nat,
         gender=gender,
         fields=_fields(last("inc"), last("exc")),
         info="noinfo" not in query,
         pretty=output_format in ("pretty", "prettyjson"),
     )
+
+
+def requested_people(query: Mapping[str, Sequence[str]]) -> int:
+    """How many people the request asks for, by the rules of `results` (what the rate
+    limit counts before anything is generated)."""
+    values = query.get("results")
+    return _whole_number(values[0] if values else None, 1, MAX_RESULTS)
 
 
 def _whole_number(raw: str | None, low: int, high: int) -> int:
@@ -113,11 +129,14 @@ def _whole_number(raw: str | None, low: int, high: int) -> int:
 
 
 def _seed_nationality(seed: str) -> str:
-    try:
-        index = int(seed[-2:], 16)
-    except ValueError:
-        raise MisreadSeed(f"seed {seed!r}: an 18-character seed must end in a hex nationality") from None
-    return CODES[index % len(CODES)]
+    tail = seed[-2:]
+    index = int(tail, 16) if _HEX_PAIR.fullmatch(tail) else len(CODES)
+    if index >= len(CODES):
+        raise MisreadSeed(
+            f"seed {seed!r}: an 18-character seed must end in the hex index of a nationality, "
+            f"00 to {len(CODES) - 1:02x}"
+        )
+    return CODES[index]
 
 
 def _nationalities(raw: str | None) -> tuple[str, ...] | None:

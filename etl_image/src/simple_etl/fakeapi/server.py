@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from simple_etl.fakeapi.faults import FaultPlan, Faults, corrupt_records
 from simple_etl.fakeapi.generator import FIELDS, generate
-from simple_etl.fakeapi.params import MisreadSeed, UnsupportedFormat, parse_query
+from simple_etl.fakeapi.params import MisreadSeed, UnsupportedFormat, parse_query, requested_people
 from simple_etl.fakeapi.ratelimit import RateLimit, RateLimiter
 from simple_etl.log import JsonLogger
 
@@ -42,6 +42,8 @@ API_PATH = "/api/1.4/"
 API_PATHS = frozenset({"/api/1.4/", "/api/1.4", "/api/", "/api"})
 JSON_TYPE = "application/json; charset=utf-8"
 CHUNK_BYTES = 16 * 1024
+# A refused request's body up to this size is read and dropped to keep the connection.
+MAX_REFUSED_BODY = 1024 * 1024
 # Fast compression: the stand-in must outrun the live API; the ratio does not matter here.
 GZIP_LEVEL = 1
 # The live API's own limit, on unless a caller turns it off (rate_limit=None).
@@ -94,7 +96,7 @@ def api_response(query_string: str, fault: str | None, faults: Faults) -> Respon
         # The live API really does this now and then: 200, no people, info still says n.
         people: list[dict[str, Any]] = []
     else:
-        people = generate(query.seed, page, query.results, query.nat, query.gender)
+        people = generate(query.people_seed, page, query.results, query.nat, query.gender)
         if query.fields != FIELDS:
             people = [{field: person[field] for field in query.fields} for person in people]
         if faults.corrupt:
@@ -196,9 +198,26 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the access log, when wanted, is a JSON line written by do_GET
 
     def _not_allowed(self) -> None:
-        self._send(_error(405, f"{self.command} is not allowed; the API answers GET", (("Allow", "GET"),)))
+        self._discard_body()
+        refusal = _error(405, f"{self.command} is not allowed; the API answers GET", (("Allow", "GET"),))
+        self._send(refusal, with_body=self.command != "HEAD")  # a HEAD answer never has a body
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a do_<METHOD> with an HTML 501, which no
+        # JSON client can read; every method but GET (HEAD and unknown ones too) is a 405.
+        if name.startswith("do_") and name != "do_GET":
+            return self._not_allowed
+        raise AttributeError(name)
+
+    def _discard_body(self) -> None:
+        """Read a refused request's body, so it is not taken for the next request on the
+        kept-alive connection; a body that cannot be skipped safely closes it instead."""
+        length = self.headers.get("Content-Length", "0").strip()
+        skippable = length.isascii() and length.isdigit() and int(length) <= MAX_REFUSED_BODY
+        if skippable and "Transfer-Encoding" not in self.headers:
+            self.rfile.read(int(length))
+        else:
+            self.close_connection = True
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -215,7 +234,8 @@ class _Handler(BaseHTTPRequestHandler):
         state.count_request()
         plan = state.plan  # one plan for the whole request, even if faults change meanwhile
         client = self.client_address[0]
-        if state.limiter is not None and not state.limiter.admits(client):
+        asked = requested_people(parse_qs(query_string, keep_blank_values=True))
+        if state.limiter is not None and not state.limiter.take(client, asked):
             # The live API's 429 says nothing about when to come back.
             fault, response = "rate_limit", _error(429, _ERRORS["rate"])
         else:
@@ -223,8 +243,8 @@ class _Handler(BaseHTTPRequestHandler):
             if fault == "slow":
                 state.stopping.wait(plan.faults.slow_seconds)  # returns early when the server stops
             response = api_response(query_string, fault, plan.faults)
-            if state.limiter is not None:
-                state.limiter.served(client, response.people)
+            if state.limiter is not None and response.people < asked:
+                state.limiter.give_back(client, asked - response.people)
         self._send(response)
         if state.logger is not None:
             state.logger.info(
@@ -236,7 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
                 ms=round((time.monotonic() - started) * 1000, 1),
             )
 
-    def _send(self, response: Response) -> None:
+    def _send(self, response: Response, *, with_body: bool = True) -> None:
         body = response.body
         compress = response.streamed and "gzip" in self.headers.get("Accept-Encoding", "")
         if compress:
@@ -249,10 +269,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         if compress:
             self.send_header("Content-Encoding", "gzip")
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.send_header("Cache-Control", "no-cache")
         for name, value in response.headers:
             self.send_header(name, value)
         self.end_headers()
+        if not with_body:
+            return
         if response.streamed:
             self._write_chunks(body, response.cut_at)
         else:
@@ -398,11 +422,14 @@ def serve(
 
 
 def _describe(faults: Faults) -> dict[str, Any]:
+    """Every knob of the running faults, for the `fake_api.listening` line."""
     return {
         "schedule": list(faults.schedule),
-        "retry_after": faults.retry_after,
+        "retry_after": faults.retry_after,  # of a "429" fault only: the rate limit's 429 has none
         "slow_seconds": faults.slow_seconds,
         "rate": faults.rate,
+        "random_kinds": list(faults.random_kinds),
+        "rate_seed": faults.rate_seed,
         "corrupt": faults.corrupt,
-        "cut_at": faults.cut_at,
+        "cut_at": faults.cut_at,  # share of the gzip body a "cut" answer sends before dropping
     }
