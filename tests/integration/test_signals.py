@@ -13,14 +13,30 @@ from simple_etl.migrate import MIGRATION_LOCK
 from tests.support.cli import Result, start
 
 
+def wait_for(child, warehouse, query, never, seconds=60):
+    """Poll `query` until it returns a row, while the child still runs; `never` if it does not."""
+    deadline = time.monotonic() + seconds
+    while not warehouse.query(query):
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, never
+        time.sleep(0.05)
+
+
+def terminate(child, unstopped):
+    """SIGTERM, then the child's (stdout, stderr); `unstopped` if it is still running 30 s later."""
+    child.send_signal(signal.SIGTERM)
+    try:
+        return child.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        raise AssertionError(unstopped) from None
+
+
 def started(etl, batch_id):
     """`simple-etl run` in a child process, once its ledger row says it is running."""
     child = start("run", "--batch-id", batch_id, "--visited-at", etl.visit_time(batch_id), env=etl.env)
-    deadline = time.monotonic() + 30
-    while not etl.warehouse.query("SELECT 1 FROM warehouse.batches WHERE status = 'running'"):
-        assert child.poll() is None, child.communicate()
-        assert time.monotonic() < deadline, "the run never started"
-        time.sleep(0.05)
+    running = "SELECT 1 FROM warehouse.batches WHERE status = 'running'"
+    wait_for(child, etl.warehouse, running, "the run never started", seconds=30)
     return child
 
 
@@ -68,18 +84,9 @@ def test_a_run_stopped_while_a_query_waits_on_a_lock_stops_at_once(etl):
                 "SELECT 1 FROM pg_stat_activity "
                 "WHERE application_name = 'simple-etl run' AND wait_event_type = 'Lock'"
             )
-            deadline = time.monotonic() + 60
-            while not etl.warehouse.query(waiting):
-                assert child.poll() is None, child.communicate()
-                assert time.monotonic() < deadline, "the run never reached the lock"
-                time.sleep(0.05)
+            wait_for(child, etl.warehouse, waiting, "the run never reached the lock")
             stopped = time.monotonic()
-            child.send_signal(signal.SIGTERM)
-            try:
-                stdout, stderr = child.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                raise AssertionError("SIGTERM did not stop a run waiting on a lock") from None
+            stdout, stderr = terminate(child, "SIGTERM did not stop a run waiting on a lock")
             seconds = time.monotonic() - stopped
         holder.rollback()
     finally:
@@ -100,20 +107,12 @@ def test_a_migrate_stopped_while_it_queues_on_the_lock_exits_143_and_changes_not
         with holder.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
             child = start("migrate", env=warehouse.env())
-            deadline = time.monotonic() + 60
-            while not warehouse.query(
+            queued = (
                 "SELECT 1 FROM pg_stat_activity WHERE application_name = 'simple-etl migrate' "
                 "AND wait_event_type = 'Lock'"
-            ):
-                assert child.poll() is None, child.communicate()
-                assert time.monotonic() < deadline, "migrate never queued on the lock"
-                time.sleep(0.05)
-            child.send_signal(signal.SIGTERM)
-            try:
-                stdout, stderr = child.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                raise AssertionError("SIGTERM did not stop a migrate queued on the lock") from None
+            )
+            wait_for(child, warehouse, queued, "migrate never queued on the lock")
+            stdout, stderr = terminate(child, "SIGTERM did not stop a migrate queued on the lock")
     finally:
         holder.close()
     result = Result(child.returncode, stdout, stderr)
