@@ -21,7 +21,7 @@ from simple_etl.config import Settings
 from simple_etl.errors import ConfigError, SourceError
 from simple_etl.fakeapi import Faults
 from simple_etl.log import JsonLogger
-from simple_etl.migrate import available
+from simple_etl.migrate import available, migrate
 from simple_etl.pipeline import BatchRequest, run_batch
 from tests.support.cli import start
 from tests.support.etl import Etl
@@ -264,17 +264,8 @@ def test_a_warehouse_of_an_older_image_upgrades_with_its_ledger(warehouse, fake_
     # stuck running since an hour: the upgrade plans both and leases the stuck one out.
     conn = warehouse.server.connect(warehouse.dbname, warehouse.etl)
     try:
+        migrate(conn, "", JsonLogger("WARNING"), known=available()[:3])
         with conn, conn.cursor() as cur:
-            cur.execute(
-                "CREATE TABLE public.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
-                "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            for migration in available()[:3]:
-                cur.execute(migration.sql)
-                cur.execute(
-                    "INSERT INTO public.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                    (migration.version, migration.name, migration.checksum),
-                )
             cur.execute(
                 "INSERT INTO warehouse.batches (batch_id, shard, shards, status, visited_at, started_at, "
                 "finished_at, new_people, returning_people) VALUES "

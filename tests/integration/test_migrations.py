@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from simple_etl.migrate import available
+from simple_etl.log import JsonLogger
+from simple_etl.migrate import available, migrate
 from tests.support.cli import simple_etl, start
 from tests.support.etl import Etl
 
@@ -123,17 +124,8 @@ def test_a_warehouse_landed_per_record_moves_to_pages(warehouse):
     before = [m for m in available() if m.version < 3]
     conn = warehouse.server.connect(warehouse.dbname, warehouse.etl)  # as the writer, who owns it all
     try:
+        migrate(conn, "", JsonLogger("WARNING"), known=before)
         with conn, conn.cursor() as cur:
-            cur.execute(
-                "CREATE TABLE public.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
-                "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            for migration in before:
-                cur.execute(migration.sql)
-                cur.execute(
-                    "INSERT INTO public.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                    (migration.version, migration.name, migration.checksum),
-                )
             cur.execute(
                 "INSERT INTO warehouse.batches (batch_id, shard, shards, status, visited_at, started_at) "
                 "VALUES ('old', 0, 1, 'succeeded', now(), now())"
