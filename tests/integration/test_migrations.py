@@ -145,3 +145,50 @@ def test_a_warehouse_landed_per_record_moves_to_pages(warehouse):
     assert result.summary["applied"] == [m.version for m in available() if m.version >= 3]
     pages = warehouse.query("SELECT page, payload FROM raw.pages ORDER BY page")
     assert pages == [(1, [{"n": "a"}, {"n": "b"}]), (2, [{"n": "c"}])]
+
+
+def test_first_sightings_kept_by_an_older_load_order_are_set_from_the_visits(warehouse):
+    """0006: loads before 0005 kept the first loaded batch on a tie of visited_at; after
+    the migration the first sighting is the least (visited_at, batch_id), as the rule says."""
+    before = [m for m in available() if m.version < 6]
+    conn = warehouse.server.connect(warehouse.dbname, warehouse.etl)
+    try:
+        migrate(conn, "", JsonLogger("WARNING"), known=before)
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO warehouse.batch_plans (batch_id, shards, visited_at) "
+                "VALUES ('a', 1, '2026-01-01Z'), ('b', 1, '2026-01-01Z')"
+            )
+            cur.execute(
+                "INSERT INTO warehouse.batches (batch_id, shard, shards, status, visited_at, started_at) "
+                "SELECT batch_id, 0, 1, 'succeeded', visited_at, now() FROM warehouse.batch_plans"
+            )
+            # Person 1 was loaded by batch b first (same instant as a): the old rule kept b.
+            cur.execute(
+                "INSERT INTO warehouse.people (person_uuid, gender, first_name, last_name, born_at, "
+                "registered_at, nationality, country, first_seen_at, last_seen_at, first_batch_id, "
+                "last_batch_id) SELECT u::uuid, 'female', 'Ada', 'L', '1990-01-01Z', '2020-01-01Z', "
+                "'GB', 'United Kingdom', '2026-01-01Z', '2026-01-01Z', 'b', 'b' "
+                "FROM unnest(ARRAY['00000000-0000-0000-0000-000000000001', "
+                "'00000000-0000-0000-0000-000000000002']) u"
+            )
+            cur.execute(
+                "INSERT INTO warehouse.visits (batch_id, person_uuid, shard, visited_at) VALUES "
+                "('a', '00000000-0000-0000-0000-000000000001', 0, '2026-01-01Z'), "
+                "('b', '00000000-0000-0000-0000-000000000001', 0, '2026-01-01Z'), "
+                "('b', '00000000-0000-0000-0000-000000000002', 0, '2026-01-01Z')"
+            )
+    finally:
+        conn.close()
+
+    result = simple_etl("migrate", env=warehouse.env())
+
+    assert result.exit_code == 0, result.stderr
+    assert result.summary["applied"] == [6]
+    assert warehouse.query("SELECT person_uuid::text, first_batch_id FROM warehouse.people ORDER BY 1") == [
+        ("00000000-0000-0000-0000-000000000001", "a"),
+        ("00000000-0000-0000-0000-000000000002", "b"),
+    ]
+    assert warehouse.query(
+        "SELECT batch_id, right(person_uuid::text, 1), is_new FROM warehouse.classified_visits ORDER BY 1, 2"
+    ) == [("a", "1", True), ("b", "1", False), ("b", "2", True)]

@@ -26,8 +26,6 @@ from simple_etl.overlap import no_cyclic_gc
 # The source's login block carries a password and its hashes; none of them is ever
 # written anywhere, the raw landing zone included.
 CREDENTIAL_KEYS = ("password", "salt", "md5", "sha1", "sha256")
-# The marker of a record landed in storable form: {UNSTORABLE: reason, "record": …}.
-UNSTORABLE = jsontext.POISON
 
 
 class PageSource(Protocol):

@@ -227,17 +227,6 @@ def _settle(cur: cursor, batch_id: str, shard: int, attempt: int, status: str, e
     )
 
 
-def visitor_counts(cur: cursor, batch_id: str, shard: int) -> tuple[int, int]:
-    """New and returning visitors of a batch shard, by the one rule (0005)."""
-    cur.execute(
-        "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) "
-        "FROM warehouse.classified_visits WHERE batch_id = %s AND shard = %s",
-        (batch_id, shard),
-    )
-    new, returning = cur.fetchone()
-    return new, returning
-
-
 class Lease:
     """Renews an attempt's lease every lease_seconds / 3 from a thread and a connection of
     its own, so neither a long load nor a lock wait of the run can let it lapse while the

@@ -131,15 +131,11 @@ def load(
             extracted=extracted,
             loaded=applied.loaded,
             quarantined=applied.quarantined,
+            new_people=applied.new_people,
+            returning_people=applied.loaded - applied.new_people,
             identity_conflicts=applied.identity_conflicts,
         )
         ledger.succeed(cur, request.batch_id, request.shard, attempt, counts)
-    # Read back once committed: new and returning follow from all the visits stored by
-    # then, by the rule every report uses (ledger.visitor_counts).
-    with db.database_errors("reading the visitor counts"), conn, conn.cursor() as cur:
-        counts.new_people, counts.returning_people = ledger.visitor_counts(
-            cur, request.batch_id, request.shard
-        )
     return counts
 
 

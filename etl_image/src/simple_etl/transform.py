@@ -21,7 +21,6 @@ from typing import Any
 
 from simple_etl import jsontext
 from simple_etl.client import Page
-from simple_etl.landing import UNSTORABLE
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}").fullmatch
 COUNTRY_CODE = re.compile(r"[A-Z]{2}").fullmatch
@@ -102,8 +101,8 @@ def typed_fields(record: Any, now: datetime | None = None) -> list[str | None] |
     """
     if type(record) is not dict:
         return "payload is not a JSON object"
-    if UNSTORABLE in record:
-        return str(record[UNSTORABLE])
+    if jsontext.POISON in record:  # landed in storable form (jsontext.marked)
+        return str(record[jsontext.POISON])
     get = record.get
     login, name, location = _object(get("login")), _object(get("name")), _object(get("location"))
     uuid = login.get("uuid")

@@ -12,7 +12,7 @@ page, which keeps it within Postgres' temporary buffers.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import IO
 
@@ -41,7 +41,9 @@ COPY_STAGED = "COPY staged FROM STDIN"
 
 # Every value is a bound parameter. A person's attributes come from the first sighting
 # (a uuid is one immutable person at the source); later sightings only move first/last
-# seen, in the (visited_at, batch_id) order that also decides who is new (0005).
+# seen, in (visited_at, batch_id) order. The first sighting decides who is new (0006):
+# a visit is new iff its batch is the person's first_batch_id, so the upsert's own
+# RETURNING counts this load's new visitors, with no second look at the visits.
 #
 # A staged uuid already stored with another identity (IDENTITY_COLUMNS) is not that
 # person returning: the source hands one uuid to different people (the same seed and
@@ -72,7 +74,7 @@ WITH people AS (
       WHERE ({", ".join("cur." + c.strip() for c in IDENTITY_COLUMNS.split(","))})
             IS NOT DISTINCT FROM
             ({", ".join("excluded." + c.strip() for c in IDENTITY_COLUMNS.split(","))})
-    RETURNING person_uuid
+    RETURNING person_uuid, first_batch_id = %(batch_id)s AS is_new
 ), quarantined AS (
     INSERT INTO warehouse.quarantine (batch_id, shard, page, seq, reason, payload)
     SELECT %(batch_id)s, %(shard)s, s.page, s.seq, coalesce(s.reason, '{IDENTITY_CONFLICT}'),
@@ -85,11 +87,12 @@ WITH people AS (
     INSERT INTO warehouse.visits (batch_id, person_uuid, shard, visited_at)
     SELECT %(batch_id)s, person_uuid, %(shard)s, %(visited_at)s FROM people
     ON CONFLICT DO NOTHING
-    RETURNING 1
+    RETURNING person_uuid
 )
 SELECT (SELECT count(*) FROM quarantined),
        (SELECT count(*) FILTER (WHERE reason = '{IDENTITY_CONFLICT}') FROM quarantined),
-       (SELECT count(*) FROM visits)
+       (SELECT count(*) FROM visits),
+       (SELECT count(*) FROM visits JOIN people USING (person_uuid) WHERE people.is_new)
 """  # noqa: S608 - composed of constants only
 
 # The conflicting records' payloads, from the pages landed in the same transaction.
@@ -106,13 +109,10 @@ class Applied:
     quarantined: int = 0
     identity_conflicts: int = 0
     loaded: int = 0
+    new_people: int = 0  # of the loaded: visits of the person's first batch, as of this load
 
     def __add__(self, other: Applied) -> Applied:
-        return Applied(
-            self.quarantined + other.quarantined,
-            self.identity_conflicts + other.identity_conflicts,
-            self.loaded + other.loaded,
-        )
+        return Applied(*(mine + theirs for mine, theirs in zip(astuple(self), astuple(other), strict=True)))
 
 
 def create_staging(cur: cursor) -> None:
