@@ -14,6 +14,7 @@ HELM_VERSION := v3.19.2
 KIND_VERSION := v0.30.0
 KUBECTL_VERSION := v1.34.2
 SKAFFOLD_VERSION := v2.16.1
+CHECKOV_VERSION := 3.3.30
 OS := $(shell uname -s | tr '[:upper:]' '[:lower:]')
 ARCH := $(shell uname -m | sed -e 's/x86_64/amd64/' -e 's/aarch64/arm64/')
 
@@ -72,21 +73,34 @@ $(TOOLS)/.skaffold-$(SKAFFOLD_VERSION):
 			./cmd/skaffold
 	touch $@
 
-TEST_TOOLS := $(TOOLS)/.helm-$(HELM_VERSION) $(TOOLS)/.kind-$(KIND_VERSION) $(TOOLS)/.skaffold-$(SKAFFOLD_VERSION)
+# checkov, the manifest scanner of `make lint` (k8s/scan/), in a virtualenv of its own:
+# its pinned dependencies must never meet Airflow's in .venv.
+CHECKOV_VENV := $(CURDIR)/.tools/checkov
+$(TOOLS)/.checkov-$(CHECKOV_VERSION):
+	mkdir -p $(TOOLS)
+	$(PYTHON) -m venv --clear $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+	ln -sf $(CHECKOV_VENV)/bin/checkov $(TOOLS)/checkov
+	touch $@
+
+TEST_TOOLS := $(TOOLS)/.helm-$(HELM_VERSION) $(TOOLS)/.kind-$(KIND_VERSION) $(TOOLS)/.skaffold-$(SKAFFOLD_VERSION) \
+	$(TOOLS)/.checkov-$(CHECKOV_VERSION)
 
 .PHONY: tools
-tools: $(TEST_TOOLS) $(TOOLS)/.kubectl-$(KUBECTL_VERSION) ## Install pinned kind, helm, kubectl, skaffold into .tools/bin
+tools: $(TEST_TOOLS) $(TOOLS)/.kubectl-$(KUBECTL_VERSION) ## Install pinned kind, helm, kubectl, skaffold, checkov into .tools/bin
 
 .PHONY: test
 test: venv $(TEST_TOOLS) ## Run every test tier (unit, integration, dags, charts, dashboards, dev loop)
 	$(VENV)/bin/pytest
 
 .PHONY: lint
-lint: venv $(TEST_TOOLS) ## ruff (check + format), yamllint, helm lint
+lint: venv $(TEST_TOOLS) ## ruff (check + format), yamllint, helm lint, the manifest scanner
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/yamllint -s .
 	helm lint --strict charts/simple-etl -f k8s/values-kind.yaml
+	$(VENV)/bin/python k8s/scan/scan.py
 
 .PHONY: up
 up: ## Create the kind cluster, build and load both images, deploy the chart

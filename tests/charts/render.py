@@ -26,6 +26,10 @@ HELM = REPO / ".tools" / "bin" / "helm"
 KUBE_VERSION = "1.34.0"
 RELEASE = "simple-etl"
 NAMESPACE = "simple-etl"
+ETL_NAMESPACE = f"{NAMESPACE}-etl"  # the chart's default etl.namespace.name
+# What a 1.34 cluster serves beyond `helm template`'s built-in list: the chart renders its
+# admission policy only where the API exists.
+API_VERSIONS = ("--api-versions", "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy")
 
 # Every values overlay shipped in k8s/, alone and in the combination the README uses.
 OVERLAYS: dict[str, tuple[str, ...]] = {
@@ -83,7 +87,7 @@ def _render(key: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         args = [
             "template", spec["release"], str(CHART),
-            "--namespace", spec["namespace"], "--kube-version", KUBE_VERSION,
+            "--namespace", spec["namespace"], "--kube-version", KUBE_VERSION, *API_VERSIONS,
             *_values_args(spec["values"], spec["values_files"], Path(tmp)),
             *[arg for name in spec["show_only"] for arg in ("--show-only", name)],
             *spec["extra_args"],
@@ -144,7 +148,7 @@ def render_error(values: Mapping[str, Any] | None = None, extra_args: Sequence[s
     with tempfile.TemporaryDirectory() as tmp:
         result = helm(
             "template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION,
-            *_values_args(values, (), Path(tmp)), *extra_args, check=False,
+            *API_VERSIONS, *_values_args(values, (), Path(tmp)), *extra_args, check=False,
         )  # fmt: skip
     if result.returncode == 0:
         raise AssertionError("helm template succeeded but was expected to fail")
@@ -168,6 +172,10 @@ class Manifests(list[dict[str, Any]]):
         if obj is None:
             raise KeyError(f"{kind}/{name} is not rendered; rendered: {sorted(self.inventory())}")
         return obj
+
+    def in_namespace(self, namespace: str) -> Manifests:
+        """The objects rendered into a namespace (the release's when they name none)."""
+        return Manifests(o for o in self if o["metadata"].get("namespace", NAMESPACE) == namespace)
 
     def inventory(self) -> set[tuple[str, str]]:
         return {(o["kind"], o["metadata"]["name"]) for o in self}
