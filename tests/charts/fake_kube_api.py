@@ -25,12 +25,15 @@ def _plural(kind: str) -> str:
     return name + ("es" if name.endswith("s") else "s")
 
 
+CLUSTER_SCOPED = {"Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+
+
 def _resources(*kinds: str) -> list[dict[str, Any]]:
     return [
         {
             "name": _plural(kind),
             "singularName": kind.lower(),
-            "namespaced": True,
+            "namespaced": kind not in CLUSTER_SCOPED,
             "kind": kind,
             "verbs": ["get", "list"],
         }
@@ -40,7 +43,12 @@ def _resources(*kinds: str) -> list[dict[str, Any]]:
 
 # Every group/version the chart renders into, so a dry-run install can map each object.
 GROUPS = {
-    "v1": _resources("Secret", "ConfigMap", "Service", "ServiceAccount", "Pod", "PersistentVolumeClaim"),
+    "v1": _resources(
+        "Namespace", "Secret", "ConfigMap", "Service", "ServiceAccount", "Pod", "PersistentVolumeClaim"
+    ),
+    "admissionregistration.k8s.io/v1": _resources(
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"
+    ),
     "apps/v1": _resources("Deployment", "StatefulSet"),
     "networking.k8s.io/v1": _resources("NetworkPolicy", "Ingress"),
     "policy/v1": _resources("PodDisruptionBudget"),

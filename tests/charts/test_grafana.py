@@ -17,6 +17,7 @@ from tests.charts.render import (
     Manifests,
     helm,
     parse_manifests,
+    render_overlay,
 )
 
 DASHBOARDS = REPO / "grafana" / "dashboards"
@@ -97,3 +98,18 @@ def test_the_chart_picks_up_every_json_file_in_the_folder(tmp_path: Path) -> Non
         for e in manifests.get("Pod", f"{RELEASE}-grafana-test")["spec"]["containers"][0]["env"]
     }
     assert test_env["EXPECTED_DASHBOARDS"] == str(len(expected)), "helm test expects every dashboard"
+
+
+def grafana_env(manifests: Manifests) -> dict[str, str]:
+    (container,) = manifests.get("Deployment", f"{RELEASE}-grafana")["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
+def test_behind_tls_the_session_cookie_is_secure() -> None:
+    production = grafana_env(render_overlay("production"))
+    assert production["GF_SERVER_ROOT_URL"] == "https://grafana.example.com/"
+    assert production["GF_SECURITY_COOKIE_SECURE"] == "true"
+    assert production["GF_SECURITY_COOKIE_SAMESITE"] == "strict"
+    # Plain HTTP on localhost (kind): a secure cookie would never come back.
+    kind = grafana_env(render_overlay("kind"))
+    assert "GF_SECURITY_COOKIE_SECURE" not in kind

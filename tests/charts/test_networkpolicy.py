@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.charts.render import NAMESPACE, RELEASE, Manifests, render_chart, render_overlay
+from tests.charts.render import ETL_NAMESPACE, NAMESPACE, RELEASE, Manifests, render_chart, render_overlay
 from tests.charts.wiring import pod_templates, selects
 
 INSTANCE = "app.kubernetes.io/instance"
@@ -32,18 +32,32 @@ class Endpoint:
     name: str
     ip: str
     labels: Mapping[str, str] | None = None  # a pod's labels, or None: not a pod
-    namespace: str = NAMESPACE  # the release's policies isolate only the pods of their namespace
+    namespace: str = NAMESPACE
 
 
 WORLD = Endpoint("a browser through a NodePort", "172.18.0.1")
 KUBE_API = Endpoint("the Kubernetes API (kind node)", "172.18.0.2")
 KUBE_API_SERVICE = Endpoint("the kubernetes Service IP", "10.96.0.1")
+# The production overlay's narrowed kubeApiServerCidrs.
+PRODUCTION_KUBE_API = Endpoint("the Kubernetes API (production)", "10.0.0.10")
 # Policies see the pod a Service address was translated to.
 DNS = Endpoint("kube-dns", "10.244.0.3", {"k8s-app": "kube-dns"}, "kube-system")
 NOT_DNS = Endpoint("a pod answering on 53 elsewhere", "10.244.0.4", {"app": "dns-tunnel"}, "elsewhere")
-# Any pod without the release's labels, as someone with the launcher's rights could create.
+# Any pod without the release's labels, in either namespace: what someone with the
+# launcher's rights could create (in the ETL namespace), or anyone else.
 STRAY = Endpoint("an unlabelled pod", "10.244.0.250", {})
+ETL_STRAY = Endpoint("an unlabelled pod in the ETL namespace", "10.244.0.251", {}, ETL_NAMESPACE)
+# The ETL pods' labels are no pass outside the ETL namespace.
+ETL_ELSEWHERE = Endpoint("a pod with the ETL labels in another namespace", "10.244.0.252",
+                         {**ETL_LABELS}, "elsewhere")  # fmt: skip
+# The release's policies isolate the pods of its two namespaces; others are not its to isolate.
+ISOLATED = {NAMESPACE, ETL_NAMESPACE}
 PUBLIC_API = Endpoint("randomuser.me", "104.21.3.7")
+# The production overlay's UI source (networkPolicy.uiIngressFrom), and any other pod.
+INGRESS_CONTROLLER = Endpoint(
+    "ingress-nginx", "10.244.0.5", {"app.kubernetes.io/name": "ingress-nginx"}, "ingress-nginx"
+)
+OTHER_POD = Endpoint("a pod of another namespace", "10.244.0.6", {"app": "curious"}, "elsewhere")
 EXTERNAL_DB = Endpoint("the managed database", "10.20.0.5")
 ELSEWHERE_DB = Endpoint("some other database", "8.8.8.8")
 
@@ -52,7 +66,7 @@ def endpoints(manifests: Manifests) -> dict[str, Endpoint]:
     found = {}
     for number, template in enumerate(pod_templates(manifests), start=10):
         found[template.component] = Endpoint(template.component, f"10.244.0.{number}", template.labels)
-    found["etl"] = Endpoint("etl", "10.244.0.200", ETL_LABELS)
+    found["etl"] = Endpoint("etl", "10.244.0.200", ETL_LABELS, ETL_NAMESPACE)
     return found
 
 
@@ -62,14 +76,14 @@ def _port_matches(ports: list[dict[str, Any]] | None, port: int, protocol: str) 
     return any(p.get("protocol", "TCP") == protocol and p.get("port") in (None, port) for p in ports)
 
 
-def _peer_matches(peers: list[dict[str, Any]] | None, other: Endpoint) -> bool:
+def _peer_matches(peers: list[dict[str, Any]] | None, other: Endpoint, policy_namespace: str) -> bool:
     if not peers:
         return True
     for peer in peers:
         if ("podSelector" in peer or "namespaceSelector" in peer) and other.labels is not None:
             namespace = peer.get("namespaceSelector")
             in_namespace = (
-                other.namespace == NAMESPACE
+                other.namespace == policy_namespace
                 if namespace is None
                 else selects(namespace, {"kubernetes.io/metadata.name": other.namespace})
             )
@@ -87,22 +101,29 @@ def _peer_matches(peers: list[dict[str, Any]] | None, other: Endpoint) -> bool:
 
 def _direction_allows(policies: list[dict[str, Any]], direction: str, pod: Endpoint, other: Endpoint,
                       port: int, protocol: str) -> bool:  # fmt: skip
-    if pod.labels is None or pod.namespace != NAMESPACE:
+    if pod.labels is None or pod.namespace not in ISOLATED:
         return True  # not ours to isolate
     kind = direction.capitalize()
     selecting = [
         p
         for p in policies
-        if kind in p["spec"]["policyTypes"] and selects(p["spec"]["podSelector"], pod.labels)
+        if namespace_of(p) == pod.namespace
+        and kind in p["spec"]["policyTypes"]
+        and selects(p["spec"]["podSelector"], pod.labels)
     ]
     if not selecting:
         return True
     peer_key = "to" if direction == "egress" else "from"
     return any(
-        _peer_matches(rule.get(peer_key), other) and _port_matches(rule.get("ports"), port, protocol)
+        _peer_matches(rule.get(peer_key), other, pod.namespace)
+        and _port_matches(rule.get("ports"), port, protocol)
         for policy in selecting
         for rule in policy["spec"].get(direction) or []
     )
+
+
+def namespace_of(obj: Mapping[str, Any]) -> str:
+    return obj["metadata"].get("namespace", NAMESPACE)
 
 
 def allowed(manifests: Manifests, src: Endpoint, dst: Endpoint, port: int, protocol: str = "TCP") -> bool:
@@ -115,6 +136,15 @@ def allowed(manifests: Manifests, src: Endpoint, dst: Endpoint, port: int, proto
 AIRFLOW = ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"]
 
 
+def kube_api(overlay: str) -> Endpoint:
+    return PRODUCTION_KUBE_API if overlay == "production" else KUBE_API
+
+
+def ui_client(overlay: str) -> Endpoint:
+    """Who reaches the UIs: a browser through a NodePort, or in production the ingress controller."""
+    return INGRESS_CONTROLLER if overlay == "production" else WORLD
+
+
 def required_flows(pods: dict[str, Endpoint], overlay: str) -> list[tuple[Endpoint, Endpoint, int]]:
     database = (EXTERNAL_DB if overlay == "production" else pods["postgres"], 5432)
     flows = [(pods[c], *database) for c in [*AIRFLOW, "etl", "grafana", "database-test"]]
@@ -122,10 +152,10 @@ def required_flows(pods: dict[str, Endpoint], overlay: str) -> list[tuple[Endpoi
         (pods["airflow-scheduler"], pods["airflow-api-server"], 8080),  # execution API
         (pods["airflow-api-server"], pods["airflow-scheduler"], 8793),  # task logs
         (pods["airflow-api-server"], pods["airflow-triggerer"], 8794),  # deferred task logs
-        (pods["airflow-scheduler"], KUBE_API, 6443),
-        (pods["airflow-triggerer"], KUBE_API, 6443),
-        (WORLD, pods["airflow-api-server"], 8080),
-        (WORLD, pods["grafana"], 3000),
+        (pods["airflow-scheduler"], kube_api(overlay), 6443),
+        (pods["airflow-triggerer"], kube_api(overlay), 443),
+        (ui_client(overlay), pods["airflow-api-server"], 8080),
+        (ui_client(overlay), pods["grafana"], 3000),
         (pods["airflow-test"], pods["airflow-api-server"], 8080),
         (pods["grafana-test"], pods["grafana"], 3000),
     ]
@@ -162,9 +192,19 @@ def denied_flows(pods: dict[str, Endpoint], overlay: str) -> list[tuple[Endpoint
         (STRAY, pods["grafana"], 3000),
         (WORLD, STRAY, 8080),
         (pods["airflow-scheduler"], STRAY, 8080),
+        (ETL_STRAY, PUBLIC_API, 443),
+        (ETL_STRAY, KUBE_API, 6443),
+        (ETL_STRAY, pods["airflow-api-server"], 8080),
+        (ETL_STRAY, DNS, 53),
+        (pods["airflow-scheduler"], ETL_STRAY, 8080),
+        (pods["etl"], ETL_STRAY, 8080),
     ]
     if overlay == "production":
         flows += [(pods[c], ELSEWHERE_DB, 5432) for c in [*AIRFLOW, "etl", "grafana"]]
+        # The launchers' HTTPS reaches the API server only, not any address (a task's exfiltration).
+        flows += [(pods[c], PUBLIC_API, 443) for c in ("airflow-scheduler", "airflow-triggerer")]
+        flows += [(client, pods[ui], port) for client in (WORLD, OTHER_POD)
+                  for ui, port in (("airflow-api-server", 8080), ("grafana", 3000))]  # fmt: skip
     else:
         flows += [
             (WORLD, pods["postgres"], 5432),
@@ -172,6 +212,8 @@ def denied_flows(pods: dict[str, Endpoint], overlay: str) -> list[tuple[Endpoint
             (pods["postgres"], PUBLIC_API, 443),
             (pods["postgres"], DNS, 53),
             (STRAY, pods["postgres"], 5432),
+            (ETL_STRAY, pods["postgres"], 5432),
+            (ETL_ELSEWHERE, pods["postgres"], 5432),
         ]
     if "fake-api" in pods:
         flows += [
@@ -179,6 +221,8 @@ def denied_flows(pods: dict[str, Endpoint], overlay: str) -> list[tuple[Endpoint
             (WORLD, pods["fake-api"], 8080),
             (pods["grafana"], pods["fake-api"], 8080),
             (pods["fake-api"], PUBLIC_API, 443),
+            (ETL_STRAY, pods["fake-api"], 8080),
+            (ETL_ELSEWHERE, pods["fake-api"], 8080),
         ]
         if overlay != "production":
             flows.append((pods["fake-api"], pods["postgres"], 5432))
@@ -228,20 +272,27 @@ def test_without_default_deny_an_unlabelled_pod_is_unrestricted() -> None:
     manifests = render_chart({"networkPolicy": {"defaultDeny": False}})
     assert manifests.find("NetworkPolicy", f"{RELEASE}-default-deny") is None
     assert allowed(manifests, STRAY, PUBLIC_API, 443)
+    assert allowed(manifests, ETL_STRAY, PUBLIC_API, 443)
     assert not allowed(render_overlay("default"), STRAY, PUBLIC_API, 443)
+    assert not allowed(render_overlay("default"), ETL_STRAY, PUBLIC_API, 443)
 
 
 def test_every_pod_is_isolated_and_every_policy_selects_pods(manifests: Manifests) -> None:
     policies = manifests.of_kind("NetworkPolicy")
     pods = endpoints(manifests)
     for name, pod in pods.items():
-        selecting = [p for p in policies if selects(p["spec"]["podSelector"], pod.labels or {})]
+        selecting = [
+            p
+            for p in policies
+            if namespace_of(p) == pod.namespace and selects(p["spec"]["podSelector"], pod.labels or {})
+        ]
         types = {t for p in selecting for t in p["spec"]["policyTypes"]}
         assert types == {"Ingress", "Egress"}, f"{name} is not isolated in both directions"
     for policy in policies:
-        assert any(selects(policy["spec"]["podSelector"], p.labels or {}) for p in pods.values()), (
-            f"NetworkPolicy {policy['metadata']['name']} selects no pod"
-        )
+        assert any(
+            namespace_of(policy) == p.namespace and selects(policy["spec"]["podSelector"], p.labels or {})
+            for p in pods.values()
+        ), f"NetworkPolicy {policy['metadata']['name']} selects no pod"
 
 
 def test_the_etl_policy_selects_the_dag_pods_by_the_contract_labels() -> None:
@@ -274,7 +325,21 @@ def test_policy_evaluator_sees_a_missing_rule(overlay_name: str) -> None:
 def test_two_releases_in_one_namespace_keep_their_etl_pods_apart() -> None:
     other = render_chart(release="other")
     theirs = endpoints(other)
-    ours = Endpoint("the ETL pod of release simple-etl", "10.244.0.201", ETL_LABELS)
+    # Both releases' ETL pods share the default ETL namespace (<namespace>-etl).
+    ours = Endpoint("the ETL pod of release simple-etl", "10.244.0.201", ETL_LABELS, ETL_NAMESPACE)
     assert not allowed(other, ours, theirs["postgres"], 5432)
-    assert allowed(other, Endpoint("their ETL pod", "10.244.0.202", {**ETL_LABELS, INSTANCE: "other"}),
-                   theirs["postgres"], 5432)  # fmt: skip
+    mine = Endpoint("their ETL pod", "10.244.0.202", {**ETL_LABELS, INSTANCE: "other"}, ETL_NAMESPACE)
+    assert allowed(other, mine, theirs["postgres"], 5432)
+
+
+def test_the_ui_ports_answer_anyone_unless_a_source_is_given() -> None:
+    """kind's NodePorts need the open default; the production overlay names its ingress controller."""
+    default, production = render_overlay("default"), render_overlay("production")
+    for ui, port in (("airflow-api-server", 8080), ("grafana", 3000)):
+        assert allowed(default, OTHER_POD, endpoints(default)[ui], port)
+        assert not allowed(production, OTHER_POD, endpoints(production)[ui], port)
+        assert allowed(production, INGRESS_CONTROLLER, endpoints(production)[ui], port)
+    internal = endpoints(production)  # the release's own clients keep their way in
+    assert allowed(production, internal["airflow-scheduler"], internal["airflow-api-server"], 8080)
+    assert allowed(production, internal["airflow-test"], internal["airflow-api-server"], 8080)
+    assert allowed(production, internal["grafana-test"], internal["grafana"], 3000)

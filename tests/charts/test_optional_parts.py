@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-from tests.charts.render import RELEASE, Manifests, render_chart
+from tests.charts.render import ETL_NAMESPACE, NAMESPACE, RELEASE, Manifests, render_chart
 from tests.charts.wiring import pod_templates, references
 
 DEFAULT_INVENTORY = {
     ("ConfigMap", "simple-etl-airflow-config"),
-    ("ConfigMap", "simple-etl-etl"),
     ("ConfigMap", "simple-etl-grafana-dashboards"),
     ("ConfigMap", "simple-etl-grafana-provisioning"),
     ("ConfigMap", "simple-etl-postgres-init"),
@@ -18,6 +17,7 @@ DEFAULT_INVENTORY = {
     ("Deployment", "simple-etl-airflow-scheduler"),
     ("Deployment", "simple-etl-airflow-triggerer"),
     ("Deployment", "simple-etl-grafana"),
+    ("Namespace", "simple-etl-etl"),
     ("NetworkPolicy", "simple-etl-airflow-api-server"),
     ("NetworkPolicy", "simple-etl-airflow-dag-processor"),
     ("NetworkPolicy", "simple-etl-airflow-scheduler"),
@@ -25,15 +25,12 @@ DEFAULT_INVENTORY = {
     ("NetworkPolicy", "simple-etl-airflow-triggerer"),
     ("NetworkPolicy", "simple-etl-default-deny"),
     ("NetworkPolicy", "simple-etl-database-test"),
-    ("NetworkPolicy", "simple-etl-etl"),
     ("NetworkPolicy", "simple-etl-grafana"),
     ("NetworkPolicy", "simple-etl-grafana-test"),
     ("NetworkPolicy", "simple-etl-postgres"),
     ("Pod", "simple-etl-airflow-test"),
     ("Pod", "simple-etl-database-test"),
     ("Pod", "simple-etl-grafana-test"),
-    ("Role", "simple-etl-airflow-launcher"),
-    ("RoleBinding", "simple-etl-airflow-launcher"),
     ("Secret", "simple-etl-airflow"),
     ("Secret", "simple-etl-airflow-admin"),
     ("Secret", "simple-etl-airflow-db"),
@@ -51,12 +48,27 @@ DEFAULT_INVENTORY = {
     ("ServiceAccount", "simple-etl-grafana"),
     ("ServiceAccount", "simple-etl-postgres"),
     ("StatefulSet", "simple-etl-postgres"),
+    ("ValidatingAdmissionPolicy", "simple-etl-etl-pods-simple-etl"),
+    ("ValidatingAdmissionPolicyBinding", "simple-etl-etl-pods-simple-etl"),
+}
+# The ETL pods' namespace holds what they need and the launcher's Role, nothing else.
+ETL_INVENTORY = {
+    ("ConfigMap", "simple-etl-etl"),
+    ("NetworkPolicy", "simple-etl-default-deny"),
+    ("NetworkPolicy", "simple-etl-etl"),
+    ("Role", "simple-etl-airflow-launcher"),
+    ("RoleBinding", "simple-etl-airflow-launcher"),
+    ("Secret", "simple-etl-etl-db"),
+    ("ServiceAccount", "simple-etl-etl"),
 }
 
 
 def test_the_default_install_renders_exactly_this_inventory(default_manifests: Manifests) -> None:
-    assert default_manifests.inventory() == DEFAULT_INVENTORY
-    assert len(default_manifests) == len(DEFAULT_INVENTORY), "a (kind, name) is rendered twice"
+    assert default_manifests.in_namespace(NAMESPACE).inventory() == DEFAULT_INVENTORY
+    assert default_manifests.in_namespace(ETL_NAMESPACE).inventory() == ETL_INVENTORY
+    assert len(default_manifests) == len(DEFAULT_INVENTORY) + len(ETL_INVENTORY), (
+        "an object is rendered twice"
+    )
 
 
 def mentions(manifests: Manifests, text: str) -> list[str]:
@@ -115,7 +127,9 @@ def test_fake_api_disabled_renders_nothing_of_it_and_enabled_renders_it(default_
 def test_network_policies_disabled_renders_none() -> None:
     manifests = render_chart({"networkPolicy": {"enabled": False}, "fakeApi": {"enabled": True}})
     assert manifests.of_kind("NetworkPolicy") == []
-    assert manifests.inventory() == {o for o in DEFAULT_INVENTORY if o[0] != "NetworkPolicy"} | {
+    assert manifests.inventory() == {
+        o for o in DEFAULT_INVENTORY | ETL_INVENTORY if o[0] != "NetworkPolicy"
+    } | {
         ("Deployment", f"{RELEASE}-fake-api"),
         ("Service", f"{RELEASE}-fake-api"),
     }

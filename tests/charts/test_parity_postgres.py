@@ -16,9 +16,12 @@ from psycopg2 import errors
 
 from tests.charts.conftest import ChartDatabase
 from tests.charts.pods import VENV_BIN, LocalPod, resolve_env
-from tests.charts.render import RELEASE
+from tests.charts.render import NAMESPACE, RELEASE
 from tests.charts.wiring import grafana_datasource
 from tests.support.postgres import environ_without_libpq
+
+# The Service by the name that resolves from the ETL namespace too.
+POSTGRES_HOST = f"{RELEASE}-postgres.{NAMESPACE}.svc"
 
 
 def settings_of(db: ChartDatabase) -> dict[str, dict[str, Any]]:
@@ -47,7 +50,7 @@ def connect(
     db: ChartDatabase, setting: dict[str, Any], dbname: str | None = None
 ) -> psycopg2.extensions.connection:
     """Connect as a component would, its Service address mapped to the test server."""
-    assert setting["host"] == f"{RELEASE}-postgres" and setting["port"] == 5432
+    assert setting["host"] == POSTGRES_HOST and setting["port"] == 5432
     return psycopg2.connect(
         host=db.server.host, port=db.server.port, dbname=dbname or setting["dbname"],
         user=setting["user"], password=setting["password"], connect_timeout=5,
@@ -125,7 +128,7 @@ def test_the_database_helm_test_passes_against_the_chart_database(
     test_pod = chart_db.manifests.get("Pod", f"{RELEASE}-database-test")
     pod = LocalPod(chart_db.manifests, test_pod, tmp_path, chart_db.addresses)
     argv, env = pod.command(test_pod["spec"]["containers"][0])
-    assert env["PGHOST"] == f"{RELEASE}-postgres"
+    assert env["PGHOST"] == POSTGRES_HOST
     env.update(PGHOST=chart_db.server.host, PGPORT=str(chart_db.server.port))
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -141,7 +144,7 @@ def migrated(chart_db: ChartDatabase) -> ChartDatabase:
     secret = chart_db.manifests.secret_data(f"{RELEASE}-etl-db")
     env = environ_without_libpq({**config, "PGUSER": secret["username"], "PGPASSWORD": secret["password"]})
     env.update(PGHOST=chart_db.server.host, PGPORT=str(chart_db.server.port))
-    assert config["PGHOST"] == f"{RELEASE}-postgres" and config["PGPORT"] == "5432"
+    assert config["PGHOST"] == POSTGRES_HOST and config["PGPORT"] == "5432"
     result = subprocess.run([str(cli), "migrate"], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"simple-etl migrate failed:\n{result.stdout}\n{result.stderr}"
     return chart_db

@@ -244,12 +244,14 @@ def test_notes_name_only_objects_the_chart_renders(default_manifests: Manifests)
     assert helpers <= {
         '"simple-etl.componentName"', '"simple-etl.airflowAdmin.secretName"',
         '"simple-etl.grafanaAdmin.secretName"', '"simple-etl.image"', '"simple-etl.etl.apiUrl"',
+        '"simple-etl.etl.namespace"',
     }  # fmt: skip
     for kind, name in [
         ("Service", "simple-etl-airflow-api-server"),
         ("Service", "simple-etl-grafana"),
         ("Secret", "simple-etl-airflow-admin"),
         ("Secret", "simple-etl-grafana-admin"),
+        ("Namespace", "simple-etl-etl"),
     ]:
         default_manifests.get(kind, name)
 

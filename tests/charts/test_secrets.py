@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 from tests.charts.fake_kube_api import FakeKubeApi, fake_kube_api
 from tests.charts.render import (
     CHART,
+    ETL_NAMESPACE,
     KUBE_VERSION,
     NAMESPACE,
     OVERLAYS,
@@ -49,14 +50,22 @@ SECRET_LOOKING = re.compile(
 )
 
 
-def render_with_cluster(api: FakeKubeApi, tmp_path: Path, *values_files: str) -> Manifests:
+def render_with_cluster(
+    api: FakeKubeApi, tmp_path: Path, *values_files: str, chart: Path = CHART
+) -> Manifests:
     """`helm template --dry-run=server`: the chart's `lookup` sees the fake cluster's Secrets."""
     result = helm(
-        "template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION,
+        "template", RELEASE, str(chart), "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION,
         "--dry-run=server", *[a for f in values_files for a in ("--values", str(REPO / f))],
         kubeconfig=api.kubeconfig(tmp_path, NAMESPACE),
     )  # fmt: skip
     return parse_manifests(result.stdout)
+
+
+def store_secrets(api: FakeKubeApi, manifests: Manifests) -> None:
+    """What `helm install` would have created."""
+    for secret in manifests.of_kind("Secret"):
+        api.store(secret, secret["metadata"].get("namespace", NAMESPACE))
 
 
 def secrets_of(manifests: Manifests) -> dict[str, dict[str, str]]:
@@ -64,7 +73,7 @@ def secrets_of(manifests: Manifests) -> dict[str, dict[str, str]]:
 
 
 def test_the_default_install_generates_every_secret(default_manifests: Manifests) -> None:
-    secrets = {s["metadata"]["name"]: s for s in default_manifests.of_kind("Secret")}
+    secrets = {s["metadata"]["name"]: s for s in default_manifests.in_namespace(NAMESPACE).of_kind("Secret")}
     assert {name: set(s["data"]) for name, s in secrets.items()} == GENERATED
     kept = {
         n for n, s in secrets.items() if s["metadata"].get("annotations", {}).get("helm.sh/resource-policy")
@@ -78,6 +87,12 @@ def test_the_default_install_generates_every_secret(default_manifests: Manifests
     Fernet(fernet_key.encode())  # a valid Fernet key, or it raises
     # 32 random bytes (256 bits), not 32 letters and digits (190 bits) dressed as bytes.
     assert not base64.urlsafe_b64decode(fernet_key).isalnum()
+    # The ETL namespace holds one Secret: the same credentials, for the ETL pods.
+    (copy,) = default_manifests.in_namespace(ETL_NAMESPACE).of_kind("Secret")
+    assert (
+        copy["metadata"]["name"] == f"{RELEASE}-etl-db"
+        and copy["data"] == secrets[f"{RELEASE}-etl-db"]["data"]
+    )
     url = urlsplit(data(f"{RELEASE}-airflow-db")["connection"])
     assert unquote(url.password or "") == data(f"{RELEASE}-airflow-db")["password"]
     assert url.username == data(f"{RELEASE}-airflow-db")["username"] == "airflow"
@@ -91,8 +106,7 @@ def test_rendering_twice_with_lookup_keeps_every_secret(tmp_path: Path, values_f
         assert any(path.endswith("/secrets/simple-etl-airflow") for path in api.requests), (
             "lookup was not used"
         )
-        for secret in first.of_kind("Secret"):
-            api.store(secret, NAMESPACE)  # what `helm install` would have created
+        store_secrets(api, first)
         second = render_with_cluster(api, tmp_path, *files)
         third = render_with_cluster(api, tmp_path, *files)
     assert secrets_of(second) == secrets_of(first)

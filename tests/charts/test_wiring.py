@@ -10,6 +10,7 @@ import pytest
 
 from tests.charts.pods import all_containers
 from tests.charts.render import (
+    ETL_NAMESPACE,
     NAMESPACE,
     RELEASE,
     REPO,
@@ -127,16 +128,18 @@ def test_the_dag_contract_points_at_rendered_objects(manifests: Manifests, overl
     assert set(envs["scheduler"]) == DAG_ENV
     assert envs["dag-processor"] == envs["scheduler"], "the parsing and the running DAG must agree"
     env = envs["scheduler"]
-    assert env["SIMPLE_ETL_NAMESPACE"] == NAMESPACE
+    etl_namespace = env["SIMPLE_ETL_NAMESPACE"]
+    assert etl_namespace == ETL_NAMESPACE != NAMESPACE, "the ETL pods run in a namespace of their own"
     assert env["SIMPLE_ETL_INSTANCE"] == RELEASE
-    account = manifests.get("ServiceAccount", env["SIMPLE_ETL_SERVICE_ACCOUNT"])
+    there = manifests.in_namespace(etl_namespace)
+    account = there.get("ServiceAccount", env["SIMPLE_ETL_SERVICE_ACCOUNT"])
     assert account["automountServiceAccountToken"] is False
     bound = {s["name"] for b in manifests.of_kind("RoleBinding") for s in b["subjects"]}
     assert env["SIMPLE_ETL_SERVICE_ACCOUNT"] not in bound, "the ETL pods must have no API rights"
     secret = env["SIMPLE_ETL_DB_SECRET"]
-    keys = set(manifests.secret_data(secret)) if manifests.find("Secret", secret) else existing[secret]
+    keys = set(there.secret_data(secret)) if there.find("Secret", secret) else existing[secret]
     assert {"username", "password"} <= keys
-    config = manifests.configmap_data(env["SIMPLE_ETL_CONFIGMAP"])
+    config = there.configmap_data(env["SIMPLE_ETL_CONFIGMAP"])
     assert {"PGHOST", "PGPORT", "PGDATABASE", "PGSSLMODE", "SIMPLE_ETL_READER_ROLE"} <= set(config)
     assert not {"PGUSER", "PGPASSWORD"} & set(config), "credentials only through the Secret"
     assert "SIMPLE_ETL_API_URL" not in config, "the DAG forwards the API URL itself"
@@ -181,7 +184,7 @@ def test_the_offline_overlay_points_the_dag_at_the_in_cluster_api() -> None:
     manifests = render_overlay("offline")
     scheduler = manifests.get("Deployment", f"{RELEASE}-airflow-scheduler")
     env = {e["name"]: e.get("value") for e in scheduler["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["SIMPLE_ETL_API_URL"] == f"http://{RELEASE}-fake-api:8080/api/1.4/"
+    assert env["SIMPLE_ETL_API_URL"] == f"http://{RELEASE}-fake-api.{NAMESPACE}.svc:8080/api/1.4/"
     fake = manifests.get("Deployment", f"{RELEASE}-fake-api")
     (container,) = fake["spec"]["template"]["spec"]["containers"]
     assert container["image"] == env["SIMPLE_ETL_IMAGE"], "the fake API is the ETL image"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from tests.charts.pods import all_containers
-from tests.charts.render import RELEASE, Manifests
+from tests.charts.render import NAMESPACE, RELEASE, Manifests
 
 
 @dataclass
@@ -154,9 +155,15 @@ def configured_addresses(manifests: Manifests) -> list[Address]:
     return found
 
 
-def service_backends(manifests: Manifests, name: str, port: int) -> list[tuple[PodTemplate, int]]:
+def service_name(host: str) -> str:
+    """The Service a host name resolves to, for a name of the release's namespace
+    (`name`, `name.<namespace>.svc`, `name.<namespace>.svc.cluster.local`)."""
+    return re.sub(rf"\.{re.escape(NAMESPACE)}\.svc(\.cluster\.local)?$", "", host)
+
+
+def service_backends(manifests: Manifests, host: str, port: int) -> list[tuple[PodTemplate, int]]:
     """(pod template, container port) pairs a Service port forwards to."""
-    service = manifests.find("Service", name)
+    service = manifests.find("Service", service_name(host))
     if service is None:
         return []
     (service_port,) = [p for p in service["spec"]["ports"] if p["port"] == port] or [None]

@@ -127,6 +127,14 @@ class Release:
     values: dict[str, Any] = field(default_factory=dict)
     objects: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def etl_namespace(self) -> str:
+        """Where the DAG's pods run (etl.namespace.name, by default `<namespace>-etl`)."""
+        return self.values["etl"]["namespace"]["name"] or f"{self.namespace}-etl"
+
+    def namespace_of(self, obj: dict[str, Any]) -> str:
+        return obj["metadata"].get("namespace", self.namespace)
+
     def find(self, kind: str, component: str | None = None) -> list[dict[str, Any]]:
         return [
             obj
@@ -172,7 +180,7 @@ def release(kube: Kube, request: pytest.FixtureRequest) -> Iterator[Release]:
     kube.run("create", "namespace", namespace)
     installed = False
     try:
-        # Every pod of the chart, and the ETL pods the DAG launches, meet `restricted`.
+        # Every pod of the chart meets `restricted` (the chart labels the ETL pods' namespace so).
         kube.run(
             "label", "namespace", namespace,
             "pod-security.kubernetes.io/enforce=restricted",
@@ -203,6 +211,7 @@ def release(kube: Kube, request: pytest.FixtureRequest) -> Iterator[Release]:
     finally:
         if request.session.stash.get(_failed, False):
             request.config.stash[_artifacts] = str(collect_diagnostics(kube, namespace))
+            collect_diagnostics(kube, f"{namespace}-etl", Path(request.config.stash[_artifacts], "etl"))
         if os.environ.get("E2E_KEEP") == "1":
             print(f"\nE2E_KEEP=1: namespace {namespace} kept")
         else:
@@ -215,9 +224,9 @@ def release(kube: Kube, request: pytest.FixtureRequest) -> Iterator[Release]:
             )
 
 
-def collect_diagnostics(kube: Kube, namespace: str) -> Path:
+def collect_diagnostics(kube: Kube, namespace: str, where: Path | None = None) -> Path:
     """Events, descriptions and every container's logs of the namespace, as files."""
-    where = Path(os.environ.get("E2E_ARTIFACTS", REPO / ".cache" / "e2e" / namespace))
+    where = where or Path(os.environ.get("E2E_ARTIFACTS", REPO / ".cache" / "e2e" / namespace))
     where.mkdir(parents=True, exist_ok=True)
     ns = ["--namespace", namespace]
 

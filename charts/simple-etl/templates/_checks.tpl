@@ -30,6 +30,9 @@ rendered manifests through them).
 {{- if and .Values.grafana.ingress.enabled (not .Values.grafana.enabled) -}}
   {{- fail "grafana.ingress.enabled needs grafana.enabled" -}}
 {{- end -}}
+{{- if eq (include "simple-etl.etl.namespace" .) .Release.Namespace -}}
+  {{- fail "etl.namespace.name must differ from the release namespace: whoever may create ETL pods must not be able to mount the release's other Secrets" -}}
+{{- end -}}
 {{- include "simple-etl.assertNoSecretLiterals" (dict "path" "" "values" .Values) -}}
 {{- end -}}
 

@@ -59,6 +59,20 @@ app.kubernetes.io/component: etl
 app.kubernetes.io/part-of: simple-etl
 {{- end -}}
 
+{{/* The ETL pods' own namespace (etl.namespace): never the release's, which holds every Secret. */}}
+{{- define "simple-etl.etl.namespace" -}}
+{{- default (printf "%s-etl" .Release.Namespace) .Values.etl.namespace.name -}}
+{{- end -}}
+
+{{/*
+A Service of this release by the name that resolves from either namespace (the ETL pods
+live in their own). Call with (list $ "component").
+*/}}
+{{- define "simple-etl.serviceHost" -}}
+{{- $ctx := index . 0 -}}
+{{- printf "%s.%s.svc" (include "simple-etl.componentName" .) $ctx.Release.Namespace -}}
+{{- end -}}
+
 {{/*
 "repository:tag" with the tag defaulting to the chart's appVersion, and "@digest" when one
 is given: the tag stays for people, the digest decides. Call with (list $ .Values.x.image).
@@ -128,7 +142,7 @@ seccompProfile:
 
 {{- define "simple-etl.postgres.host" -}}
 {{- if .Values.postgres.enabled -}}
-{{- include "simple-etl.componentName" (list . "postgres") -}}
+{{- include "simple-etl.serviceHost" (list . "postgres") -}}
 {{- else -}}
 {{- required "externalDatabase.host is required when postgres.enabled=false" .Values.externalDatabase.host -}}
 {{- end -}}
@@ -220,7 +234,7 @@ Each helper renders nothing when there is no bundle.
 
 {{- define "simple-etl.etl.apiUrl" -}}
 {{- if .Values.fakeApi.enabled -}}
-{{- printf "http://%s:%v/api/1.4/" (include "simple-etl.componentName" (list . "fake-api")) .Values.fakeApi.service.port -}}
+{{- printf "http://%s:%v/api/1.4/" (include "simple-etl.serviceHost" (list . "fake-api")) .Values.fakeApi.service.port -}}
 {{- else -}}
 {{- .Values.etl.apiUrl -}}
 {{- end -}}

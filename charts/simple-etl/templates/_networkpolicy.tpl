@@ -4,18 +4,46 @@ lists exactly the flows of the data path (docs: ARCHITECTURE.md §3.4); anything
 denied, in both directions.
 */}}
 
-{{/* A peer: the pods of one component of this release. Call with (list $ "component"). */}}
+{{/*
+A peer: the pods of one component of this release, in the release's namespace (named,
+so that the ETL namespace's policies can point at them too). Call with (list $ "component").
+*/}}
 {{- define "simple-etl.np.peer" -}}
-- podSelector:
+- namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {{ (index . 0).Release.Namespace }}
+  podSelector:
     matchLabels:
       {{- include "simple-etl.selectorLabels" . | nindent 6 }}
 {{- end -}}
 
-{{/* A peer: the ETL pods the DAG launches (selected by the DAG's labels). */}}
+{{/* A peer: the ETL pods the DAG launches (by the DAG's labels), in their own namespace. */}}
 {{- define "simple-etl.np.etlPeer" -}}
-- podSelector:
+- namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {{ include "simple-etl.etl.namespace" . }}
+  podSelector:
     matchLabels:
       {{- include "simple-etl.etlPodLabels" . | nindent 6 }}
+{{- end -}}
+
+{{/*
+Who may reach a UI port: anyone (networkPolicy.uiIngressFrom empty: kind's NodePorts,
+whose clients arrive from the node), or only those peers (the ingress controller's
+namespace) plus the release's own clients of that port, given as components. Call with
+(list $ "component"...); the test pods count only while helm tests are on.
+*/}}
+{{- define "simple-etl.np.uiFrom" -}}
+{{- $ctx := index . 0 -}}
+{{- with $ctx.Values.networkPolicy.uiIngressFrom -}}
+from:
+  {{- toYaml . | nindent 2 }}
+  {{- range $component := rest $ }}
+  {{- if or $ctx.Values.tests.enabled (not (hasSuffix "-test" $component)) }}
+  {{- include "simple-etl.np.peer" (list $ctx $component) | nindent 2 }}
+  {{- end }}
+  {{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* Name resolution on port 53, to the cluster DNS pods only (or the addresses given). */}}
@@ -74,11 +102,17 @@ denied, in both directions.
       protocol: TCP
 {{- end -}}
 
-{{/* Metadata of a policy. Call with (list $ "policy-name-suffix" "component"). */}}
+{{/*
+Metadata of a policy. Call with (list $ "policy-name-suffix" "component"), and a
+namespace as a fourth element for a policy of the ETL namespace.
+*/}}
 {{- define "simple-etl.np.metadata" -}}
 {{- $ctx := index . 0 -}}
 metadata:
   name: {{ include "simple-etl.componentName" (list $ctx (index . 1)) }}
+  {{- if gt (len .) 3 }}
+  namespace: {{ index . 3 }}
+  {{- end }}
   labels:
     {{- include "simple-etl.labels" (list $ctx (index . 2)) | nindent 4 }}
 {{- end -}}

@@ -11,6 +11,8 @@ for the metadata database schema.
 {{- define "simple-etl.airflow.configDir" -}}/opt/simple-etl/airflow{{- end -}}
 {{/* An in-memory emptyDir: SimpleAuthManager needs its passwords file writable. */}}
 {{- define "simple-etl.airflow.authDir" -}}/opt/simple-etl/auth{{- end -}}
+{{/* Where airflow.auth.fabConfigSecretName's webserver_config.py is mounted (FabAuthManager). */}}
+{{- define "simple-etl.airflow.fabConfigDir" -}}/opt/simple-etl/fab{{- end -}}
 
 {{/*
 airflow.cfg as a dict of sections. Non-secret settings only; the fernet key, API secret
@@ -23,12 +25,20 @@ key, JWT secret and metadata DB URL come from Secrets through AIRFLOW__* variabl
   "load_examples" "False"
   "dags_are_paused_at_creation" "False"
   "parallelism" (toString .Values.airflow.scheduler.parallelism)
-  "auth_manager" "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-  "simple_auth_manager_users" (printf "%s:admin" .Values.airflow.admin.username)
-  "simple_auth_manager_passwords_file" (printf "%s/passwords.json" (include "simple-etl.airflow.authDir" .))
   "execution_api_server_url" (printf "%s/execution/" (include "simple-etl.airflow.apiServerUrl" .))
   "hostname_callable" "airflow.utils.net.get_host_ip_address"
 -}}
+{{- /*
+One shared admin by default (SimpleAuthManager); with a Flask-AppBuilder config, per-user
+accounts and audit, and SSO (OAuth/OIDC, LDAP) as that config declares.
+*/}}
+{{- if .Values.airflow.auth.fabConfigSecretName }}
+{{- $_ := set $core "auth_manager" "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager" -}}
+{{- else }}
+{{- $_ := set $core "auth_manager" "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager" -}}
+{{- $_ := set $core "simple_auth_manager_users" (printf "%s:admin" .Values.airflow.admin.username) -}}
+{{- $_ := set $core "simple_auth_manager_passwords_file" (printf "%s/passwords.json" (include "simple-etl.airflow.authDir" .)) -}}
+{{- end }}
 {{- $api := dict "port" "8080" "workers" (toString .Values.airflow.apiServer.workers) -}}
 {{- with .Values.airflow.apiServer.baseUrl }}
 {{- $_ := set $api "base_url" . -}}
@@ -39,6 +49,9 @@ key, JWT secret and metadata DB URL come from Secrets through AIRFLOW__* variabl
   "logging" (dict "worker_log_server_port" "8793" "trigger_log_server_port" "8794")
   "scheduler" (dict "enable_health_check" "True" "scheduler_health_check_server_port" "8974")
 -}}
+{{- if .Values.airflow.auth.fabConfigSecretName }}
+{{- $_ := set $config "fab" (dict "config_file" (printf "%s/webserver_config.py" (include "simple-etl.airflow.fabConfigDir" .))) -}}
+{{- end }}
 {{- toYaml (mustMergeOverwrite $config (deepCopy .Values.airflow.config)) -}}
 {{- end -}}
 
@@ -91,7 +104,7 @@ dag-processor parses the DAG and the scheduler runs its tasks, so both get it.
 - name: SIMPLE_ETL_IMAGE_PULL_POLICY
   value: {{ .Values.etl.image.pullPolicy | quote }}
 - name: SIMPLE_ETL_NAMESPACE
-  value: {{ .Release.Namespace | quote }}
+  value: {{ include "simple-etl.etl.namespace" . | quote }}
 - name: SIMPLE_ETL_SERVICE_ACCOUNT
   value: {{ include "simple-etl.componentName" (list . "etl") | quote }}
 - name: SIMPLE_ETL_DB_SECRET
