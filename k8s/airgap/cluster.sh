@@ -165,9 +165,12 @@ down() {
   if [[ -d $PIDS ]]; then
     for file in "$PIDS"/*.pid; do [[ -e $file ]] && stop_pid_file "$file"; done
   fi
-  if ip link show "$BRIDGE" >/dev/null 2>&1; then
-    ip link delete "$BRIDGE" && log "deleted bridge $BRIDGE"
-  fi
+  local bridge
+  for bridge in "$BRIDGE" "$DOCKER_BRIDGE"; do
+    if ip link show "$bridge" >/dev/null 2>&1; then
+      ip link delete "$bridge" && log "deleted bridge $bridge"
+    fi
+  done
   if [[ -d $AIRGAP_STATE ]]; then
     if grep -q " $AIRGAP_STATE" /proc/self/mounts; then die "mounts remain under $AIRGAP_STATE: not deleting it"; fi
     rm -rf "$AIRGAP_STATE"

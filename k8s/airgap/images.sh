@@ -10,7 +10,7 @@
 # and the project's own Dockerfiles build unchanged through their base-image build ARGs.
 # Grafana has no Debian package and cannot be built from source here: it is a named gap.
 #
-# A private dockerd (own socket, data root under the cache, no bridge, no iptables) does the
+# A private dockerd (own socket, data root under the cache, own bridge, no iptables) does the
 # builds, so it never meets a developer's Docker; it is stopped again by `down`.
 set -euo pipefail
 
@@ -37,9 +37,11 @@ start_dockerd() {
   mkdir -p "$AIRGAP_RUN" "$AIRGAP_CACHE/docker" "$AIRGAP_STATE/pids" "$AIRGAP_STATE/logs"
   if docker info >/dev/null 2>&1; then return; fi
   command -v dockerd >/dev/null || die "dockerd is missing: apt-get install docker.io"
+  # A bridge of its own (removed by `cluster.sh down`), never docker0: builds use the host network.
+  ip link show "$DOCKER_BRIDGE" >/dev/null 2>&1 || ip link add "$DOCKER_BRIDGE" type bridge
   setsid dockerd --host "$DOCKER_HOST" --data-root "$AIRGAP_CACHE/docker" \
     --exec-root "$AIRGAP_RUN/docker" --pidfile "$AIRGAP_RUN/docker.pid" \
-    --bridge none --iptables=false --ip-masq=false \
+    --bridge "$DOCKER_BRIDGE" --iptables=false --ip-masq=false \
     >"$AIRGAP_STATE/logs/dockerd.log" 2>&1 </dev/null &
   echo $! >"$AIRGAP_STATE/pids/dockerd.pid"
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done

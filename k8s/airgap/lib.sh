@@ -53,6 +53,9 @@ AIRGAP_CLUSTER=simple-etl-airgap
 ETCD_PORT=${AIRGAP_ETCD_PORT:-23790}
 APISERVER_PORT=${AIRGAP_APISERVER_PORT:-16443}
 BRIDGE=seetl0
+# The private dockerd's own default bridge: with `--bridge none` dockerd deletes the
+# host's docker0 (a developer's Docker, `make up`) when it starts.
+DOCKER_BRIDGE=seetl-dk0
 POD_CIDR=10.244.0.0/24
 NODE_IP=10.244.0.1
 SERVICE_CIDR=10.97.0.0/16
