@@ -37,11 +37,12 @@ start_dockerd() {
   mkdir -p "$AIRGAP_RUN" "$AIRGAP_CACHE/docker" "$AIRGAP_STATE/pids" "$AIRGAP_STATE/logs"
   if docker info >/dev/null 2>&1; then return; fi
   command -v dockerd >/dev/null || die "dockerd is missing: apt-get install docker.io"
-  # A bridge of its own (removed by `cluster.sh down`), never docker0: builds use the host network.
+  # A bridge of its own (removed by `cluster.sh down`), never docker0; and the host's
+  # ip_forward left alone: builds use the host network, nothing is routed.
   ip link show "$DOCKER_BRIDGE" >/dev/null 2>&1 || ip link add "$DOCKER_BRIDGE" type bridge
   setsid dockerd --host "$DOCKER_HOST" --data-root "$AIRGAP_CACHE/docker" \
     --exec-root "$AIRGAP_RUN/docker" --pidfile "$AIRGAP_RUN/docker.pid" \
-    --bridge "$DOCKER_BRIDGE" --iptables=false --ip-masq=false \
+    --bridge "$DOCKER_BRIDGE" --iptables=false --ip-masq=false --ip-forward=false \
     >"$AIRGAP_STATE/logs/dockerd.log" 2>&1 </dev/null &
   echo $! >"$AIRGAP_STATE/pids/dockerd.pid"
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
