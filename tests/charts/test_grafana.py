@@ -113,3 +113,73 @@ def test_behind_tls_the_session_cookie_is_secure() -> None:
     # Plain HTTP on localhost (kind): a secure cookie would never come back.
     kind = grafana_env(render_overlay("kind"))
     assert "GF_SECURITY_COOKIE_SECURE" not in kind
+
+
+ALERTING = REPO / "grafana" / "alerting"
+ALERTING_DIR = "/etc/grafana/provisioning/alerting"
+
+
+def alerting_wiring(manifests: Manifests) -> tuple[dict | None, dict | None]:
+    """The mount of Grafana's provisioning/alerting/ directory and its volume, if any."""
+    spec = grafana_spec(manifests)
+    mounts = [m for m in spec["containers"][0]["volumeMounts"] if m["mountPath"].startswith(ALERTING_DIR)]
+    if not mounts:
+        return None, None
+    (mount,) = mounts
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    return mount, volume
+
+
+def test_alert_rule_files_are_mounted_into_provisioning_alerting(default_manifests: Manifests) -> None:
+    files = sorted(ALERTING.glob("*.yaml"))
+    assert files, "grafana/alerting/ holds no alert rule file"
+    mount, volume = alerting_wiring(default_manifests)
+    assert mount is not None and volume is not None
+    assert mount["mountPath"] == ALERTING_DIR and mount["readOnly"] is True and "subPath" not in mount
+    # Only the alert files: Grafana reads every file of that directory as alerting resources.
+    assert volume["configMap"]["name"] == f"{RELEASE}-grafana-provisioning"
+    assert volume["configMap"]["items"] == [{"key": f"alerting-{f.name}", "path": f.name} for f in files]
+    data = default_manifests.configmap_data(f"{RELEASE}-grafana-provisioning")
+    for path in files:
+        assert data[f"alerting-{path.name}"] == path.read_text(), path.name
+
+
+def render_with_alert_files(tmp_path: Path, files: dict[str, str]) -> Manifests:
+    """The Grafana objects of a copy of the chart whose alerting/ folder holds `files`."""
+    chart = tmp_path / "simple-etl"
+    shutil.copytree(CHART, chart, symlinks=False, ignore=shutil.ignore_patterns("alerting"))
+    (chart / "alerting").mkdir()
+    for name, text in files.items():
+        (chart / "alerting" / name).write_text(text)
+    out = helm(
+        "template", RELEASE, str(chart), "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION,
+        "--show-only", "templates/grafana/grafana-provisioning-configmap.yaml",
+        "--show-only", "templates/grafana/grafana-deployment.yaml",
+    ).stdout  # fmt: skip
+    return parse_manifests(out)
+
+
+def test_the_chart_picks_up_every_alerting_yaml_file(tmp_path: Path, default_manifests: Manifests) -> None:
+    """A new rule file needs no chart change, and changing one restarts Grafana to read it."""
+    files = {path.name: path.read_text() for path in ALERTING.glob("*.yaml")}
+    files["storage.yaml"] = "apiVersion: 1\ngroups: []\n"
+    manifests = render_with_alert_files(tmp_path / "more", {**files, "notes.txt": "not a rule file"})
+    data = manifests.configmap_data(f"{RELEASE}-grafana-provisioning")
+    assert {k.removeprefix("alerting-"): v for k, v in data.items() if k.startswith("alerting-")} == files
+    _, volume = alerting_wiring(manifests)
+    assert volume is not None
+    assert sorted(item["path"] for item in volume["configMap"]["items"]) == sorted(files)
+
+    def checksum(objects: Manifests) -> str:
+        template = objects.get("Deployment", f"{RELEASE}-grafana")["spec"]["template"]
+        return template["metadata"]["annotations"]["checksum/provisioning"]
+
+    assert checksum(manifests) != checksum(default_manifests)
+
+
+def test_without_alert_files_grafana_mounts_no_alerting_directory(tmp_path: Path) -> None:
+    # An empty `items` would mount the whole ConfigMap, datasources.yaml included.
+    manifests = render_with_alert_files(tmp_path, {})
+    assert alerting_wiring(manifests) == (None, None)
+    data = manifests.configmap_data(f"{RELEASE}-grafana-provisioning")
+    assert set(data) == {"datasources.yaml", "dashboards.yaml"}
