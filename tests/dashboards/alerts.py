@@ -153,7 +153,7 @@ def number(conn: connection, sql: str) -> float:
 
 @contextmanager
 def reader_session(warehouse: Warehouse) -> Iterator[connection]:
-    """A session of the data source's role on `warehouse`, set up like conftest's `reader`."""
+    """A read-only session of the role the chart gives Grafana's data source, on `warehouse`."""
     conn = warehouse.server.connect(warehouse.dbname, warehouse.reader)
     conn.set_session(readonly=True, autocommit=True)
     with conn.cursor() as cur:

@@ -9,6 +9,7 @@ import pytest
 from psycopg2.extensions import connection
 
 from simple_etl.fakeapi import FakeApiServer, Faults
+from tests.dashboards.alerts import reader_session
 from tests.dashboards.loaded import Loaded, load_batches
 from tests.dashboards.macros import TimeRange
 from tests.support.cli import simple_etl
@@ -38,11 +39,5 @@ def loaded(pg_server: PostgresServer, pg_roles: dict[str, Role]) -> Iterator[Loa
 @pytest.fixture(scope="session")
 def reader(loaded: Loaded) -> Iterator[connection]:
     """A read-only session of the role the chart gives Grafana's data source."""
-    conn = loaded.warehouse.server.connect(loaded.warehouse.dbname, loaded.warehouse.reader)
-    conn.set_session(readonly=True, autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute("SET statement_timeout = '10s'")
-    try:
+    with reader_session(loaded.warehouse) as conn:
         yield conn
-    finally:
-        conn.close()

@@ -21,11 +21,11 @@ from simple_etl.config import Settings
 from simple_etl.errors import ConfigError, SourceError
 from simple_etl.fakeapi import Faults
 from simple_etl.log import JsonLogger
-from simple_etl.migrate import available, migrate
 from simple_etl.pipeline import BatchRequest, run_batch
 from tests.support.cli import start
 from tests.support.etl import Etl
 from tests.support.load import VISITED_AT
+from tests.support.warehouse import at_older_schema
 
 CONFIG_ERROR = 4 - 2
 QUALITY_FAILED = 5
@@ -262,19 +262,14 @@ def test_attempt_rows_are_kept_for_the_dashboards_history(etl):
 def test_a_warehouse_of_an_older_image_upgrades_with_its_ledger(warehouse, fake_api):
     # Migrations 0001-0003 as the previous image applied them, a batch loaded and one
     # stuck running since an hour: the upgrade plans both and leases the stuck one out.
-    conn = warehouse.server.connect(warehouse.dbname, warehouse.etl)
-    try:
-        migrate(conn, "", JsonLogger("WARNING"), known=available()[:3])
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO warehouse.batches (batch_id, shard, shards, status, visited_at, started_at, "
-                "finished_at, new_people, returning_people) VALUES "
-                "('old-1', 0, 1, 'succeeded', '2025-12-31 23:55Z', now() - interval '2 hours', "
-                " now() - interval '2 hours', 0, 0), "
-                "('old-2', 1, 2, 'running', '2026-01-01Z', now() - interval '1 hour', NULL, NULL, NULL)"
-            )
-    finally:
-        conn.close()
+    with at_older_schema(warehouse, below=4) as cur:
+        cur.execute(
+            "INSERT INTO warehouse.batches (batch_id, shard, shards, status, visited_at, started_at, "
+            "finished_at, new_people, returning_people) VALUES "
+            "('old-1', 0, 1, 'succeeded', '2025-12-31 23:55Z', now() - interval '2 hours', "
+            " now() - interval '2 hours', 0, 0), "
+            "('old-2', 1, 2, 'running', '2026-01-01Z', now() - interval '1 hour', NULL, NULL, NULL)"
+        )
     etl = Etl(warehouse, fake_api)
     migrated = etl("migrate")
     assert migrated.exit_code == 0, migrated.stderr

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from simple_etl.log import JsonLogger
-from simple_etl.migrate import available, migrate
+from simple_etl.migrate import available
 from tests.support.cli import simple_etl, start
 from tests.support.etl import Etl
+from tests.support.warehouse import at_older_schema
 
 CONFIG_ERROR = 2
 
@@ -121,23 +121,17 @@ def test_migrate_waits_for_a_database_lock_instead_of_failing(warehouse):
 
 def test_a_warehouse_landed_per_record_moves_to_pages(warehouse):
     """0003: a database at version 2 keeps its raw records, regrouped into pages in order."""
-    before = [m for m in available() if m.version < 3]
-    conn = warehouse.server.connect(warehouse.dbname, warehouse.etl)  # as the writer, who owns it all
-    try:
-        migrate(conn, "", JsonLogger("WARNING"), known=before)
-        with conn, conn.cursor() as cur:
+    with at_older_schema(warehouse, below=3) as cur:
+        cur.execute(
+            "INSERT INTO warehouse.batches (batch_id, shard, shards, status, visited_at, started_at) "
+            "VALUES ('old', 0, 1, 'succeeded', now(), now())"
+        )
+        for page, seq, name in ((1, 1, "b"), (1, 0, "a"), (2, 0, "c")):
             cur.execute(
-                "INSERT INTO warehouse.batches (batch_id, shard, shards, status, visited_at, started_at) "
-                "VALUES ('old', 0, 1, 'succeeded', now(), now())"
+                "INSERT INTO raw.user_payloads (batch_id, shard, page, seq, payload) "
+                "VALUES ('old', 0, %s, %s, jsonb_build_object('n', %s))",
+                (page, seq, name),
             )
-            for page, seq, name in ((1, 1, "b"), (1, 0, "a"), (2, 0, "c")):
-                cur.execute(
-                    "INSERT INTO raw.user_payloads (batch_id, shard, page, seq, payload) "
-                    "VALUES ('old', 0, %s, %s, jsonb_build_object('n', %s))",
-                    (page, seq, name),
-                )
-    finally:
-        conn.close()
 
     result = simple_etl("migrate", env=warehouse.env())
 
@@ -150,41 +144,35 @@ def test_a_warehouse_landed_per_record_moves_to_pages(warehouse):
 def test_first_sightings_kept_by_an_older_load_order_are_set_from_the_visits(warehouse):
     """0006: loads before 0005 kept the first loaded batch on a tie of visited_at; after
     the migration the first sighting is the least (visited_at, batch_id), as the rule says."""
-    before = [m for m in available() if m.version < 6]
-    conn = warehouse.server.connect(warehouse.dbname, warehouse.etl)
-    try:
-        migrate(conn, "", JsonLogger("WARNING"), known=before)
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "INSERT INTO warehouse.batch_plans (batch_id, shards, visited_at) "
-                "VALUES ('a', 1, '2026-01-01Z'), ('b', 1, '2026-01-01Z')"
-            )
-            cur.execute(
-                "INSERT INTO warehouse.batches (batch_id, shard, shards, status, visited_at, started_at) "
-                "SELECT batch_id, 0, 1, 'succeeded', visited_at, now() FROM warehouse.batch_plans"
-            )
-            # Person 1 was loaded by batch b first (same instant as a): the old rule kept b.
-            cur.execute(
-                "INSERT INTO warehouse.people (person_uuid, gender, first_name, last_name, born_at, "
-                "registered_at, nationality, country, first_seen_at, last_seen_at, first_batch_id, "
-                "last_batch_id) SELECT u::uuid, 'female', 'Ada', 'L', '1990-01-01Z', '2020-01-01Z', "
-                "'GB', 'United Kingdom', '2026-01-01Z', '2026-01-01Z', 'b', 'b' "
-                "FROM unnest(ARRAY['00000000-0000-0000-0000-000000000001', "
-                "'00000000-0000-0000-0000-000000000002']) u"
-            )
-            cur.execute(
-                "INSERT INTO warehouse.visits (batch_id, person_uuid, shard, visited_at) VALUES "
-                "('a', '00000000-0000-0000-0000-000000000001', 0, '2026-01-01Z'), "
-                "('b', '00000000-0000-0000-0000-000000000001', 0, '2026-01-01Z'), "
-                "('b', '00000000-0000-0000-0000-000000000002', 0, '2026-01-01Z')"
-            )
-    finally:
-        conn.close()
+    with at_older_schema(warehouse, below=6) as cur:
+        cur.execute(
+            "INSERT INTO warehouse.batch_plans (batch_id, shards, visited_at) "
+            "VALUES ('a', 1, '2026-01-01Z'), ('b', 1, '2026-01-01Z')"
+        )
+        cur.execute(
+            "INSERT INTO warehouse.batches (batch_id, shard, shards, status, visited_at, started_at) "
+            "SELECT batch_id, 0, 1, 'succeeded', visited_at, now() FROM warehouse.batch_plans"
+        )
+        # Person 1 was loaded by batch b first (same instant as a): the old rule kept b.
+        cur.execute(
+            "INSERT INTO warehouse.people (person_uuid, gender, first_name, last_name, born_at, "
+            "registered_at, nationality, country, first_seen_at, last_seen_at, first_batch_id, "
+            "last_batch_id) SELECT u::uuid, 'female', 'Ada', 'L', '1990-01-01Z', '2020-01-01Z', "
+            "'GB', 'United Kingdom', '2026-01-01Z', '2026-01-01Z', 'b', 'b' "
+            "FROM unnest(ARRAY['00000000-0000-0000-0000-000000000001', "
+            "'00000000-0000-0000-0000-000000000002']) u"
+        )
+        cur.execute(
+            "INSERT INTO warehouse.visits (batch_id, person_uuid, shard, visited_at) VALUES "
+            "('a', '00000000-0000-0000-0000-000000000001', 0, '2026-01-01Z'), "
+            "('b', '00000000-0000-0000-0000-000000000001', 0, '2026-01-01Z'), "
+            "('b', '00000000-0000-0000-0000-000000000002', 0, '2026-01-01Z')"
+        )
 
     result = simple_etl("migrate", env=warehouse.env())
 
     assert result.exit_code == 0, result.stderr
-    assert result.summary["applied"] == [6]
+    assert result.summary["applied"] == [m.version for m in available() if m.version >= 6]
     assert warehouse.query("SELECT person_uuid::text, first_batch_id FROM warehouse.people ORDER BY 1") == [
         ("00000000-0000-0000-0000-000000000001", "a"),
         ("00000000-0000-0000-0000-000000000002", "b"),

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg2 import sql
+from psycopg2.extensions import cursor
 
+from simple_etl.log import JsonLogger
+from simple_etl.migrate import available, migrate
 from tests.support.postgres import PostgresServer, Role
 
 ETL_ROLE = "etl"
@@ -72,3 +77,17 @@ def drop_warehouse(warehouse: Warehouse) -> None:
     warehouse.server.execute(
         sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(warehouse.dbname))
     )
+
+
+@contextmanager
+def at_older_schema(warehouse: Warehouse, below: int) -> Iterator[cursor]:
+    """The warehouse as an older image left it: migrate() itself with only the migrations
+    numbered below `below`. Yields the writer's cursor (it owns it all) in one transaction,
+    for the rows that image would have written."""
+    conn = warehouse.server.connect(warehouse.dbname, warehouse.etl)
+    try:
+        migrate(conn, "", JsonLogger("WARNING"), known=[m for m in available() if m.version < below])
+        with conn, conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
