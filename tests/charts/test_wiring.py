@@ -154,7 +154,8 @@ def test_the_etl_configmap_holds_only_settings_the_etl_knows() -> None:
         "httpTimeout": 10.5, "maxRetries": 3, "backoffBase": 0.5, "backoffMax": 30, "maxRejectRatio": 0.1,
         "maxStaleness": 900, "logLevel": "DEBUG", "lockTimeout": 5, "statementTimeout": 300,
         "idleInTransactionTimeout": 30, "clientCheckInterval": 2, "leaseSeconds": 60, "rateLimit": 10000,
-        "rateLimitWait": 120.5,
+        "rateLimitWait": 120.5, "rawRetentionDays": 3, "visitRetentionDays": 30,
+        "retentionChunkRecords": 5000,
     }  # fmt: skip
     known = {f.name.upper() for f in dataclasses.fields(Settings)}
     chart_set = {"API_URL", "READER_ROLE"}  # by the chart itself (DAG env, database.reader.user)

@@ -83,6 +83,21 @@ def test_values_are_parsed_and_typed():
         ({"SIMPLE_ETL_MAX_RETRIES": "21"}, "SIMPLE_ETL_MAX_RETRIES=21 must be between 0 and 20"),
         ({"SIMPLE_ETL_BACKOFF_BASE": "2", "SIMPLE_ETL_BACKOFF_MAX": "1"}, "SIMPLE_ETL_BACKOFF_MAX must be"),
         ({"SIMPLE_ETL_API_URL": "http://fake:99999/api/1.4/"}, "port that is not a TCP port"),
+        # Retention (simple-etl retain): whole days, at least one, and raw never outlives visits.
+        (
+            {"SIMPLE_ETL_RAW_RETENTION_DAYS": "0"},
+            "SIMPLE_ETL_RAW_RETENTION_DAYS=0 must be between 1 and 36500",
+        ),
+        ({"SIMPLE_ETL_VISIT_RETENTION_DAYS": "1.5"}, "SIMPLE_ETL_VISIT_RETENTION_DAYS='1.5' is not a whole"),
+        ({"SIMPLE_ETL_VISIT_RETENTION_DAYS": "36501"}, "must be between 1 and 36500"),
+        (
+            {"SIMPLE_ETL_RETENTION_CHUNK_RECORDS": "0"},
+            "SIMPLE_ETL_RETENTION_CHUNK_RECORDS=0 must be between 1",
+        ),
+        (
+            {"SIMPLE_ETL_RAW_RETENTION_DAYS": "8"},
+            "SIMPLE_ETL_RAW_RETENTION_DAYS=8 must not exceed SIMPLE_ETL_VISIT_RETENTION_DAYS=7",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(env, message):
@@ -114,6 +129,16 @@ def test_rate_limit_and_deadline_defaults_match_the_source():
     assert (settings.rate_limit, settings.schedule_seconds) == (20000, 300)
     assert settings.rate_limit_wait == 300  # one whole window of the source's rate limit
     assert settings.deadline_seconds == 0  # none unless the DAG passes its task's timeout
+
+
+def test_retention_defaults_fit_the_default_volume_and_raw_never_outlives_visits():
+    settings = Settings.from_env({})
+    assert (settings.raw_retention_days, settings.visit_retention_days) == (7, 7)
+    assert settings.retention_chunk_records == 50_000
+    longer = Settings.from_env(
+        {"SIMPLE_ETL_RAW_RETENTION_DAYS": "2", "SIMPLE_ETL_VISIT_RETENTION_DAYS": "90"}
+    )
+    assert (longer.raw_retention_days, longer.visit_retention_days) == (2, 90)
 
 
 def test_a_long_printable_seed_within_bounds_is_accepted():

@@ -1,10 +1,10 @@
-"""The `simple-etl` command line: migrate, run, check, fake-api.
+"""The `simple-etl` command line: migrate, run, check, retain, fake-api.
 
 Each command ends with a one-line JSON summary on stdout; any failure is one JSON
 line on stderr naming what is wrong and what to do, and a distinct exit code
-(EXIT_CODES below, errors.py). SIGTERM and SIGINT stop `migrate`, `run` and `check`
-through that same path: rolled back, the failure recorded (`run`: in the ledger), one
-line, exit 128 + the signal number.
+(EXIT_CODES below, errors.py). SIGTERM and SIGINT stop `migrate`, `run`, `check` and
+`retain` through that same path: rolled back, the failure recorded (`run`: in the
+ledger), one line, exit 128 + the signal number.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from simple_etl import __version__, db, quality
+from simple_etl import __version__, db, quality, retention
 from simple_etl.config import Settings, require_database
 from simple_etl.errors import ConfigError, EtlError, QualityError, Terminated
 from simple_etl.log import JsonLogger
@@ -133,6 +133,18 @@ def _check(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dic
     return {"status": "passed", "batch_id": batch_id, "checks": {f.check: f.detail for f in findings}}
 
 
+def _retain(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[str, Any]:
+    require_database()
+    conn = db.connect("simple-etl retain", settings)
+    try:
+        with db.database_errors("reading the schema version"):
+            verify(conn)
+        summary = retention.retain(conn, settings, args.now or datetime.now(UTC), log)
+    finally:
+        conn.close()
+    return {"status": "succeeded", **summary}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="simple-etl",
@@ -161,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="the data-quality gate")
     check.add_argument("--batch-id", type=_batch_id, help="batch to check (default: the latest)")
     check.set_defaults(handler=_check)
+
+    retain = commands.add_parser(
+        "retain",
+        help="delete what is past the retention windows (SIMPLE_ETL_RAW_/VISIT_RETENTION_DAYS)",
+    )
+    retain.add_argument(
+        "--now",
+        type=_timestamp,
+        help="the instant the windows are measured back from (default: now), e.g. for a drill",
+    )
+    retain.set_defaults(handler=_retain)
 
     from simple_etl import fakeapi  # the stand-in server is not needed by the other commands
 

@@ -33,6 +33,7 @@ MAX_SEED_LENGTH = 200
 PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+").fullmatch
 # The source's rate limit is counted per client over this window (randomuser.me: 5 minutes).
 RATE_WINDOW_SECONDS = 300
+MAX_RETENTION_DAYS = 36_500  # a century: "keep everything" without a special value
 # The nationalities randomuser.me 1.4 knows; it answers an unknown code with all of them.
 NATIONALITIES = frozenset(
     [
@@ -181,6 +182,14 @@ class Settings:
     schedule_seconds: int = 300  # how often the DAG runs a batch
     rate_limit_wait: float = 300.0  # wait after a 429 without Retry-After: the source's window
     deadline_seconds: int = 0  # wall-clock budget of the whole run (the DAG task's timeout); 0: none
+    # Retention (`simple-etl retain`), in days of the batches' planned visit time. At the
+    # default schedule a day is about 0.44 GB of raw pages and 0.3 GB of visits, so the
+    # defaults fit the chart's 8 Gi volume with room for WAL and Airflow's database.
+    raw_retention_days: int = 7
+    visit_retention_days: int = 7
+    # Records (visits, quarantined, raw) one retention transaction removes at most; whole
+    # batch shards only, so a shard larger than this still goes in one transaction.
+    retention_chunk_records: int = 50_000
 
     @property
     def pages_per_batch(self) -> int:
@@ -261,6 +270,13 @@ class Settings:
                 f"{RATE_WINDOW_SECONDS} s, over {PREFIX}RATE_LIMIT={self.rate_limit}; lower the "
                 "batch size, run less often, or raise the limit if the source allows more"
             )
+        if self.raw_retention_days > self.visit_retention_days:
+            # A batch retired at the visit window goes whole, its raw pages included.
+            raise ConfigError(
+                f"{PREFIX}RAW_RETENTION_DAYS={self.raw_retention_days} must not exceed "
+                f"{PREFIX}VISIT_RETENTION_DAYS={self.visit_retention_days}: a batch's raw pages "
+                "go with the rest of it at the visit window"
+            )
 
 
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
@@ -287,6 +303,9 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "schedule_seconds": _int(1, 31_536_000),
     "rate_limit_wait": _float(0, 3600),
     "deadline_seconds": _int(0, 604_800),
+    "raw_retention_days": _int(1, MAX_RETENTION_DAYS),
+    "visit_retention_days": _int(1, MAX_RETENTION_DAYS),
+    "retention_chunk_records": _int(1, 10_000_000),
 }
 
 
