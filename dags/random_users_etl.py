@@ -43,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.utils.container import get_container_status
 from airflow.sdk import DAG, Param, task
@@ -50,6 +51,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from kubernetes.client import models as k8s
 
 DAG_ID = "random_users_etl"
+MAINTENANCE_DAG_ID = "simple_etl_maintenance"
 
 # The ETL image runs as this user and group (docs/interfaces.md).
 ETL_UID = 10001
@@ -132,6 +134,23 @@ class EtlPodSettings:
     @property
     def pod_labels(self) -> dict[str, str]:
         return {**ETL_POD_LABELS, "app.kubernetes.io/instance": self.instance}
+
+
+@dataclass(frozen=True)
+class MaintenanceSettings:
+    """How long what the pipeline leaves behind is kept (docs/operations.md)."""
+
+    # A failed ETL pod stays this long for `kubectl logs` and `kubectl describe`.
+    failed_pod_grace: timedelta = timedelta(hours=24)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> MaintenanceSettings:
+        hours = environ.get("SIMPLE_ETL_FAILED_POD_GRACE_HOURS", "").strip() or "24"
+        if not hours.isdigit() or int(hours) < 1:
+            raise ValueError(
+                f"SIMPLE_ETL_FAILED_POD_GRACE_HOURS must be a whole number of hours, at least 1: {hours!r}"
+            )
+        return cls(failed_pod_grace=timedelta(hours=int(hours)))
 
 
 def own_namespace(namespace_file: Path) -> str:
@@ -405,3 +424,69 @@ with DAG(
     )
 
     migrate >> extract_load >> quality_check
+
+
+# -- maintenance --------------------------------------------------------------------------
+
+FINISHED_PHASES = ("Succeeded", "Failed")
+
+
+def finished_at(pod: k8s.V1Pod) -> datetime:
+    """When the pod's last container stopped; its creation when no container says."""
+    ends = [
+        status.state.terminated.finished_at
+        for status in (pod.status.container_statuses or [])
+        if status.state and status.state.terminated and status.state.terminated.finished_at
+    ]
+    return max(ends, default=pod.metadata.creation_timestamp)
+
+
+def expired_pods(pods: list[k8s.V1Pod], now: datetime, grace: timedelta) -> list[str]:
+    """Finished ETL pods past their grace: a failed one has stayed that long for `kubectl
+    logs`; a succeeded one the operator did not delete (its task was lost) goes too."""
+    return sorted(
+        pod.metadata.name
+        for pod in pods
+        if pod.status and pod.status.phase in FINISHED_PHASES and finished_at(pod) + grace <= now
+    )
+
+
+@task(execution_timeout=timedelta(minutes=5))
+def delete_finished_pods() -> list[str]:
+    """This release's ETL pods that finished longer ago than the grace, deleted with the
+    launcher's own rights (list and delete pods, in the ETL namespace only)."""
+    api = KubernetesHook().core_v1_client
+    selector = ",".join(f"{key}={value}" for key, value in pod_settings.pod_labels.items())
+    pods = api.list_namespaced_pod(pod_settings.namespace, label_selector=selector).items
+    expired = expired_pods(pods, datetime.now(UTC), maintenance_settings.failed_pod_grace)
+    for name in expired:
+        api.delete_namespaced_pod(name, pod_settings.namespace)
+    return expired
+
+
+maintenance_settings = MaintenanceSettings.from_env()
+
+with DAG(
+    dag_id=MAINTENANCE_DAG_ID,
+    description="Retention of the warehouse and cleanup of finished ETL pods, hourly",
+    doc_md="""
+### simple_etl_maintenance
+
+Hourly: `retain` (a pod of the ETL image running `simple-etl retain`: raw pages and whole
+batches past their retention windows, `SIMPLE_ETL_RAW_RETENTION_DAYS` and
+`SIMPLE_ETL_VISIT_RETENTION_DAYS`), and `delete_finished_pods` (this release's ETL pods that
+finished more than `SIMPLE_ETL_FAILED_POD_GRACE_HOURS` ago). Retention never races a load:
+it skips any batch a load holds or that is still running (docs/operations.md).
+""",
+    schedule="41 * * * *",  # off the five-minute beat of the loads
+    start_date=datetime(2025, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=50),
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    tags=["simple-etl", "maintenance", "kubernetes"],
+) as maintenance_dag:
+    EtlPodOperator(
+        **etl_pod_kwargs(pod_settings, "retain", timeout=timedelta(minutes=30)), arguments=["retain"]
+    )
+    delete_finished_pods()

@@ -15,10 +15,11 @@ from typing import Any
 
 import celpy
 import pytest
+from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import DAG
 
 from tests.charts.render import ETL_NAMESPACE, NAMESPACE, RELEASE, Manifests, render_chart, render_overlay
-from tests.dags.pods import container, pod_manifests
+from tests.dags.pods import container, manifest, pod_manifests
 
 LAUNCHER = f"system:serviceaccount:{NAMESPACE}:{RELEASE}-airflow-launcher"
 
@@ -67,8 +68,12 @@ def rendered(request: pytest.FixtureRequest) -> Manifests:
 
 
 @pytest.fixture
-def pods(rendered: Manifests, parse_etl_dag: Callable[..., DAG]) -> dict[str, dict[str, Any]]:
-    return pod_manifests(parse_etl_dag(**scheduler_env(rendered)), shards=2)
+def pods(rendered: Manifests, parse_dags: Callable[..., DagBag]) -> dict[str, dict[str, Any]]:
+    """Every pod the DAGs build: a two-shard load's, and the maintenance DAG's `retain`."""
+    bag = parse_dags(**scheduler_env(rendered))
+    assert bag.import_errors == {}
+    retain = bag.dags["simple_etl_maintenance"].get_task("retain")
+    return {**pod_manifests(bag.dags["random_users_etl"], shards=2), "retain": manifest(retain)}
 
 
 @pytest.fixture

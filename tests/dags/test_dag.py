@@ -24,7 +24,7 @@ POD_TASK_IDS = ["migrate", "extract_load", "quality_check"]
 def test_dagbag_imports_without_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     bag = load_dagbag({}, monkeypatch)
     assert bag.import_errors == {}
-    assert set(bag.dags) == {"random_users_etl"}
+    assert set(bag.dags) == {"random_users_etl", "simple_etl_maintenance"}
     assert Path(bag.dags["random_users_etl"].fileloc) == DAGS_FOLDER / "random_users_etl.py"
 
 
@@ -223,4 +223,7 @@ def test_default_settings_are_what_the_default_chart_install_gives(tmp_path: Pat
         "SIMPLE_ETL_INSTANCE": defaults.instance,
         "SIMPLE_ETL_DB_CA_SECRET": defaults.db_ca_secret,
         "SIMPLE_ETL_DB_CA_KEY": defaults.db_ca_key,
+        "SIMPLE_ETL_FAILED_POD_GRACE_HOURS": str(
+            int(random_users_etl.MaintenanceSettings.from_env({}).failed_pod_grace.total_seconds() // 3600)
+        ),
     } == {name: rendered[name] for name in rendered if name != "SIMPLE_ETL_NAMESPACE"}

@@ -119,6 +119,8 @@ dag-processor parses the DAG and the scheduler runs its tasks, so both get it.
   value: {{ include "simple-etl.dbCa.secret" . | quote }}
 - name: SIMPLE_ETL_DB_CA_KEY
   value: {{ .Values.externalDatabase.caSecret.key | quote }}
+- name: SIMPLE_ETL_FAILED_POD_GRACE_HOURS
+  value: {{ .Values.etl.failedPodGraceHours | quote }}
 {{- end -}}
 
 {{- define "simple-etl.airflow.volumeMounts" -}}
