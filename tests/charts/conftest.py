@@ -45,29 +45,35 @@ class ChartDatabase:
     init_output: str
 
 
-@pytest.fixture(scope="session")
-def chart_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartDatabase]:
-    """Runs the rendered init the way the postgres image does on an empty data directory.
+def run_chart_init(server: PostgresServer, manifests: Manifests, root: Path) -> tuple[Addresses, str]:
+    """The rendered init, run the way the postgres image runs it on an empty data directory.
 
     The script gets the postgres container's rendered environment (Secrets resolved), and
     reaches the server over its Unix socket as the superuser, as in the container.
     """
-    # A server of its own: the init creates fixed role names (airflow, etl,
-    # grafana_reader) that the shared `pg_server` of the other tiers must not see.
+    addresses = Addresses()
+    addresses.add(POSTGRES_SERVICE, 5432, server.host, server.port)
+    statefulset = manifests.get("StatefulSet", POSTGRES_SERVICE)
+    pod = LocalPod(manifests, statefulset, root, addresses)
+    container = statefulset["spec"]["template"]["spec"]["containers"][0]
+    _, env = pod.command(container)
+    fs = pod.filesystem(container)
+    script = fs["/docker-entrypoint-initdb.d"] / "10-simple-etl.sh"
+    env.update(PGHOST=str(server.socket_dir), PGPORT=str(server.port))
+    result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"the chart's Postgres init failed:\n{result.stdout}\n{result.stderr}"
+    return addresses, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="session")
+def chart_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartDatabase]:
+    """A server of its own on which the chart's init has run: the init creates fixed role
+    names (airflow, etl, grafana_reader) that the shared `pg_server` of the other tiers
+    must not see."""
     manifests = render_overlay(PARITY_OVERLAY)
     with running_server() as server:
-        addresses = Addresses()
-        addresses.add(POSTGRES_SERVICE, 5432, server.host, server.port)
-        statefulset = manifests.get("StatefulSet", POSTGRES_SERVICE)
-        pod = LocalPod(manifests, statefulset, tmp_path_factory.mktemp("postgres-pod"), addresses)
-        container = statefulset["spec"]["template"]["spec"]["containers"][0]
-        _, env = pod.command(container)
-        fs = pod.filesystem(container)
-        script = fs["/docker-entrypoint-initdb.d"] / "10-simple-etl.sh"
-        env.update(PGHOST=str(server.socket_dir), PGPORT=str(server.port))
-        result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, f"the chart's Postgres init failed:\n{result.stdout}\n{result.stderr}"
-        yield ChartDatabase(server, manifests, addresses, result.stdout + result.stderr)
+        addresses, output = run_chart_init(server, manifests, tmp_path_factory.mktemp("postgres-pod"))
+        yield ChartDatabase(server, manifests, addresses, output)
 
 
 @pytest.fixture

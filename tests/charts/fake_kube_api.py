@@ -50,6 +50,7 @@ GROUPS = {
         "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"
     ),
     "apps/v1": _resources("Deployment", "StatefulSet"),
+    "batch/v1": _resources("CronJob", "Job"),
     "networking.k8s.io/v1": _resources("NetworkPolicy", "Ingress"),
     "policy/v1": _resources("PodDisruptionBudget"),
     "rbac.authorization.k8s.io/v1": _resources("Role", "RoleBinding"),

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tests.charts.render import NAMESPACE, REPO, Manifests
+from tests.support.kubernetes import pod_spec_of
 
 VENV_BIN = REPO / ".venv" / "bin"
 
@@ -101,9 +102,7 @@ class LocalPod:
     ) -> None:
         self.manifests = manifests
         self.name = workload["metadata"]["name"]
-        self.spec = (
-            workload["spec"]["template"]["spec"] if "template" in workload["spec"] else workload["spec"]
-        )
+        self.spec = pod_spec_of(dict(workload))
         self.root = root / self.name
         self.addresses = addresses
         # Container ports that listen elsewhere here (a port-forward): {in the pod: here}.
@@ -135,8 +134,8 @@ class LocalPod:
             elif "secret" in volume:
                 data = self.manifests.secret_data(volume["secret"]["secretName"])
                 items = volume["secret"].get("items")
-            elif "emptyDir" in volume:
-                continue
+            elif "emptyDir" in volume or "persistentVolumeClaim" in volume:
+                continue  # an empty directory (a claim: this machine's disk)
             else:
                 raise NotImplementedError(f"volume {volume}")
             for item in items or [{"key": k, "path": k} for k in data]:

@@ -155,7 +155,7 @@ def test_images_are_pinned_and_project_tags_follow_app_version(default_manifests
     images = {
         c["image"]: c["imagePullPolicy"]
         for obj in default_manifests.workloads()
-        for spec in [obj["spec"] if obj["kind"] == "Pod" else obj["spec"]["template"]["spec"]]
+        for spec in [pod_spec_of(obj)]
         for c in spec.get("initContainers", []) + spec["containers"]
     }
     assert set(images) == {"postgres:17.7", "grafana/grafana:12.3.0", f"simple-etl-airflow:{APP_VERSION}"}

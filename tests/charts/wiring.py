@@ -13,6 +13,7 @@ import yaml
 
 from tests.charts.pods import all_containers
 from tests.charts.render import NAMESPACE, RELEASE, Manifests
+from tests.support.kubernetes import pod_spec_of, pod_template_of
 
 
 @dataclass
@@ -33,11 +34,9 @@ class PodTemplate:
 def pod_templates(manifests: Manifests) -> list[PodTemplate]:
     found = []
     for obj in manifests.workloads():
-        if obj["kind"] == "Pod":
-            found.append(PodTemplate(obj, obj["spec"], obj["metadata"]["labels"]))
-        else:
-            template = obj["spec"]["template"]
-            found.append(PodTemplate(obj, template["spec"], template["metadata"]["labels"]))
+        template = pod_template_of(obj)
+        assert template is not None, obj["kind"]
+        found.append(PodTemplate(obj, template["spec"], template["metadata"]["labels"]))
     return found
 
 
@@ -108,7 +107,7 @@ class Address:
 
 def _container_env(manifests: Manifests, kind: str, name: str) -> dict[str, str]:
     obj = manifests.get(kind, name)
-    spec = obj["spec"] if kind == "Pod" else obj["spec"]["template"]["spec"]
+    spec = pod_spec_of(obj)
     return {e["name"]: e["value"] for c in all_containers(spec) for e in c.get("env") or [] if "value" in e}
 
 

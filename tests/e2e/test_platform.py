@@ -23,6 +23,7 @@ from tests.e2e.kube import REPO, Kube, wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_node]
 
 DAG_ID = "random_users_etl"
+MAINTENANCE_DAG_ID = "simple_etl_maintenance"
 DATASOURCE_UID = "simple-etl-warehouse"
 
 
@@ -84,8 +85,18 @@ def airflow(release: Release, node: str) -> Iterator[tuple[str, dict[str, str]]]
 @pytest.fixture(scope="module")
 def dag_run(airflow: tuple[str, dict[str, str]]) -> dict[str, Any]:
     """One manual run of the DAG through the REST API, waited for until it ends."""
+    return run_dag(airflow, DAG_ID)
+
+
+@pytest.fixture(scope="module")
+def maintenance_run(airflow: tuple[str, dict[str, str]], dag_run: dict[str, Any]) -> dict[str, Any]:
+    """The maintenance DAG once, after a load: retention and the pod cleanup for real."""
+    return run_dag(airflow, MAINTENANCE_DAG_ID)
+
+
+def run_dag(airflow: tuple[str, dict[str, str]], dag_id: str) -> dict[str, Any]:
     base, auth = airflow
-    dag_url = f"{base}/api/v2/dags/{DAG_ID}"
+    dag_url = f"{base}/api/v2/dags/{dag_id}"
     wait_until("the DAG parsed by the dag-processor", 300, lambda: http("GET", dag_url, headers=auth))
     http("PATCH", dag_url, {"is_paused": False}, auth)
     run = http("POST", f"{dag_url}/dagRuns", {"logical_date": None}, auth)
@@ -100,6 +111,19 @@ def dag_run(airflow: tuple[str, dict[str, str]]) -> dict[str, Any]:
 
 def test_dag_run_through_the_api_succeeds(dag_run: dict[str, Any]) -> None:
     assert dag_run["state"] == "success", f"task states: {dag_run['tasks']}"
+
+
+def test_the_maintenance_dag_retains_and_cleans_up_with_the_launchers_rights(
+    release: Release, maintenance_run: dict[str, Any]
+) -> None:
+    """`retain` is an ETL pod the admission policy admits; `delete_finished_pods` lists and
+    deletes pods in the ETL namespace through the scheduler's own token."""
+    assert maintenance_run["state"] == "success", f"task states: {maintenance_run['tasks']}"
+    assert maintenance_run["tasks"] == {"retain[-1]": "success", "delete_finished_pods[-1]": "success"}
+    # The load just now is inside every window: retention kept all of it.
+    assert psql(
+        release, "warehouse", "SELECT count(*) FROM warehouse.batches WHERE status = 'succeeded'"
+    ) != ["0"]
 
 
 def test_rows_land_in_warehouse_and_reporting(release: Release, dag_run: dict[str, Any]) -> None:

@@ -21,15 +21,21 @@ def validate(obj: dict[str, Any], version: str = KUBERNETES_VERSION) -> None:
     kubernetes_validate.validate(obj, version, strict=True)
 
 
-def pod_spec_of(obj: dict[str, Any]) -> dict[str, Any] | None:
+def pod_template_of(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod an object makes (its metadata and spec): a Pod itself, a workload's template."""
     kind = obj.get("kind")
     if kind == "Pod":
-        return obj["spec"]
+        return obj
     if kind in POD_TEMPLATE_KINDS:
-        return obj["spec"]["template"]["spec"]
+        return obj["spec"]["template"]
     if kind == "CronJob":
-        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        return obj["spec"]["jobTemplate"]["spec"]["template"]
     return None
+
+
+def pod_spec_of(obj: dict[str, Any]) -> dict[str, Any] | None:
+    template = pod_template_of(obj)
+    return template["spec"] if template else None
 
 
 def _containers(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
