@@ -95,33 +95,36 @@ def _run(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[
         )
     # None: the batch's planned visited_at, or now for its first attempt (ledger.begin).
     request = BatchRequest(args.batch_id, args.shard, args.shards, args.visited_at)
-    _verify_schema("simple-etl run", settings)
+    with _verified_connection("simple-etl run", settings):
+        pass  # the load opens its own connections
     return run_batch(settings, request, log)
 
 
-def _verify_schema(application_name: str, settings: Settings) -> None:
-    """Before any work: the schema is exactly this image's (migrate.verify), or exit 2."""
+@contextmanager
+def _verified_connection(application_name: str, settings: Settings) -> Iterator[Any]:
+    """A connection on which, before any work, the schema is checked to be exactly this
+    image's (migrate.verify), or exit 2; closed afterwards."""
     conn = db.connect(application_name, settings)
     try:
         with db.database_errors("reading the schema version"):
             verify(conn)
+        yield conn
     finally:
         conn.close()
 
 
 def _check(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[str, Any]:
     require_database()
-    conn = db.connect("simple-etl check", settings)
-    try:
-        with db.database_errors("reading the schema version"):
-            verify(conn)
-        with db.database_errors("running the quality checks"), conn, conn.cursor() as cur:
-            batch_id = args.batch_id or quality.latest_batch(cur)
-            if batch_id is None:
-                raise QualityError("the ledger is empty: no batch has run yet; run `simple-etl run` first")
-            findings = quality.run_checks(cur, settings, batch_id)
-    finally:
-        conn.close()
+    with (
+        _verified_connection("simple-etl check", settings) as conn,
+        db.database_errors("running the quality checks"),
+        conn,
+        conn.cursor() as cur,
+    ):
+        batch_id = args.batch_id or quality.latest_batch(cur)
+        if batch_id is None:
+            raise QualityError("the ledger is empty: no batch has run yet; run `simple-etl run` first")
+        findings = quality.run_checks(cur, settings, batch_id)
     for finding in findings:
         log.log("INFO" if finding.ok else "ERROR", "check.result", **vars(finding), batch_id=batch_id)
     failed = [f for f in findings if not f.ok]
@@ -135,13 +138,8 @@ def _check(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dic
 
 def _retain(args: argparse.Namespace, settings: Settings, log: JsonLogger) -> dict[str, Any]:
     require_database()
-    conn = db.connect("simple-etl retain", settings)
-    try:
-        with db.database_errors("reading the schema version"):
-            verify(conn)
+    with _verified_connection("simple-etl retain", settings) as conn:
         summary = retention.retain(conn, settings, args.now or datetime.now(UTC), log)
-    finally:
-        conn.close()
     return {"status": "succeeded", **summary}
 
 
