@@ -9,34 +9,20 @@ cluster, with data loaded, is the end-to-end tier's.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.charts.fake_kube_api import fake_kube_api
-from tests.charts.render import ETL_NAMESPACE, NAMESPACE, RELEASE, REPO, Manifests
+from tests.charts.render import ETL_NAMESPACE, NAMESPACE, RELEASE, Manifests
 from tests.charts.test_secrets import render_with_cluster, store_secrets
-
-# The last commit whose ETL pods ran in the release's namespace.
-UPGRADE_FROM = "4f052bb"
+from tests.support.chart_history import UPGRADE_FROM, chart_at
 
 
 @pytest.fixture(scope="module")
 def old_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = tmp_path_factory.mktemp("chart-before")
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", UPGRADE_FROM, "charts/simple-etl", "grafana/dashboards"],
-        capture_output=True,
-        timeout=60,
-    )
-    assert archive.returncode == 0, (
-        f"git archive {UPGRADE_FROM} failed (a shallow clone? `git fetch --unshallow`): "
-        f"{archive.stderr.decode()}"
-    )
-    subprocess.run(["tar", "-x", "-C", str(where)], input=archive.stdout, check=True, timeout=60)
-    return where / "charts" / "simple-etl"
+    return chart_at(UPGRADE_FROM, tmp_path_factory.mktemp("chart-before"))
 
 
 @pytest.fixture(scope="module")

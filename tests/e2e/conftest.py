@@ -173,32 +173,50 @@ def kube() -> Kube:
     return kube
 
 
+def new_namespace(kube: Kube) -> str:
+    """A fresh namespace enforcing Pod Security `restricted`, as every pod of the chart must meet it."""
+    namespace = f"simple-etl-e2e-{secrets.token_hex(3)}"
+    kube.run("create", "namespace", namespace)
+    kube.run(
+        "label", "namespace", namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/warn=restricted",
+        "app.kubernetes.io/part-of=simple-etl-e2e",
+    )  # fmt: skip
+    return namespace
+
+
+def helm_install(kube: Kube, verb: str, chart: Path, namespace: str) -> None:
+    """`helm install` or `upgrade` of `chart` with the offline overlay and this run's images."""
+    with tempfile.TemporaryDirectory() as tmp:
+        values_file = Path(tmp, "e2e-values.yaml")
+        values_file.write_text(yaml.safe_dump(release_values()))
+        extra = [arg for name in os.environ.get("E2E_VALUES", "").split() for arg in ("--values", name)]
+        wait = [] if API_ONLY else ["--wait", "--timeout", f"{int(TIMEOUT)}s"]
+        kube.helm(
+            verb, RELEASE, str(chart), "--namespace", namespace,
+            "--values", str(REPO / "k8s" / "values-offline.yaml"), "--values", str(values_file), *extra,
+            *wait, timeout=TIMEOUT + 60,
+        )  # fmt: skip
+
+
+def remove_release(kube: Kube, namespace: str, installed: bool) -> None:
+    if os.environ.get("E2E_KEEP") == "1":
+        print(f"\nE2E_KEEP=1: namespace {namespace} kept")
+        return
+    if installed:
+        kube.helm("uninstall", RELEASE, "--namespace", namespace, "--wait", "--timeout", "5m", check=False)
+    kube.run("delete", "namespace", namespace, "--wait=true", "--timeout=5m", check=False, timeout=330)
+
+
 @pytest.fixture(scope="session")
 def release(kube: Kube, request: pytest.FixtureRequest) -> Iterator[Release]:
     """The chart with the offline overlay in a fresh namespace, removed again afterwards."""
-    namespace = f"simple-etl-e2e-{secrets.token_hex(3)}"
-    kube.run("create", "namespace", namespace)
+    namespace = new_namespace(kube)
     installed = False
     try:
-        # Every pod of the chart meets `restricted` (the chart labels the ETL pods' namespace so).
-        kube.run(
-            "label", "namespace", namespace,
-            "pod-security.kubernetes.io/enforce=restricted",
-            "pod-security.kubernetes.io/warn=restricted",
-            "app.kubernetes.io/part-of=simple-etl-e2e",
-        )  # fmt: skip
-        values = release_values()
-        with tempfile.TemporaryDirectory() as tmp:
-            values_file = Path(tmp, "e2e-values.yaml")
-            values_file.write_text(yaml.safe_dump(values))
-            extra = [arg for name in os.environ.get("E2E_VALUES", "").split() for arg in ("--values", name)]
-            wait = [] if API_ONLY else ["--wait", "--timeout", f"{int(TIMEOUT)}s"]
-            installed = True
-            kube.helm(
-                "install", RELEASE, str(CHART), "--namespace", namespace,
-                "--values", str(REPO / "k8s" / "values-offline.yaml"), "--values", str(values_file), *extra,
-                *wait, timeout=TIMEOUT + 60,
-            )  # fmt: skip
+        installed = True
+        helm_install(kube, "install", CHART, namespace)
         manifest = kube.helm("get", "manifest", RELEASE, "--namespace", namespace).stdout
         objects = [doc for doc in yaml.safe_load_all(manifest) if doc]
         all_values = json.loads(
@@ -212,16 +230,7 @@ def release(kube: Kube, request: pytest.FixtureRequest) -> Iterator[Release]:
         if request.session.stash.get(_failed, False):
             request.config.stash[_artifacts] = str(collect_diagnostics(kube, namespace))
             collect_diagnostics(kube, f"{namespace}-etl", Path(request.config.stash[_artifacts], "etl"))
-        if os.environ.get("E2E_KEEP") == "1":
-            print(f"\nE2E_KEEP=1: namespace {namespace} kept")
-        else:
-            if installed:
-                kube.helm(
-                    "uninstall", RELEASE, "--namespace", namespace, "--wait", "--timeout", "5m", check=False
-                )
-            kube.run(
-                "delete", "namespace", namespace, "--wait=true", "--timeout=5m", check=False, timeout=330
-            )
+        remove_release(kube, namespace, installed)
 
 
 def collect_diagnostics(kube: Kube, namespace: str, where: Path | None = None) -> Path:
