@@ -472,7 +472,7 @@ with DAG(
     doc_md="""
 ### simple_etl_maintenance
 
-Hourly: `retain` (a pod of the ETL image running `simple-etl retain`: raw pages and whole
+Hourly: `migrate` then `retain` (pods of the ETL image; `simple-etl retain`: raw pages and whole
 batches past their retention windows, `SIMPLE_ETL_RAW_RETENTION_DAYS` and
 `SIMPLE_ETL_VISIT_RETENTION_DAYS`), and `delete_finished_pods` (this release's ETL pods that
 finished more than `SIMPLE_ETL_FAILED_POD_GRACE_HOURS` ago). Retention never races a load:
@@ -486,7 +486,12 @@ it skips any batch a load holds or that is still running (docs/operations.md).
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
     tags=["simple-etl", "maintenance", "kubernetes"],
 ) as maintenance_dag:
-    EtlPodOperator(
+    # A fresh install may run this before its first load: the schema first, as the loads do.
+    maintenance_migrate = EtlPodOperator(
+        **etl_pod_kwargs(pod_settings, "migrate", timeout=timedelta(minutes=5)), arguments=["migrate"]
+    )
+    retain = EtlPodOperator(
         **etl_pod_kwargs(pod_settings, "retain", timeout=timedelta(minutes=30)), arguments=["retain"]
     )
+    maintenance_migrate >> retain
     delete_finished_pods()

@@ -22,6 +22,7 @@ from tests.support.kubernetes import pod_template_of
 from tests.support.postgres import PostgresServer, ensure_binaries, environ_without_libpq, running_server
 
 OVERLAY = "kind"
+BACKUP = {"backup": {"enabled": True, "keep": 2}}
 # Every table the ETL writes, and the migrations' own record.
 TABLES = (
     "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname IN ('raw', 'warehouse', 'public')"
@@ -80,7 +81,7 @@ def every_row(server: PostgresServer) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def manifests() -> Manifests:
-    return render_overlay(OVERLAY, {"backup": {"keep": 2}})
+    return render_overlay(OVERLAY, BACKUP)
 
 
 def test_a_backup_restores_every_row_into_a_fresh_install(manifests: Manifests, tmp_path: Path) -> None:
@@ -104,7 +105,7 @@ def test_a_backup_restores_every_row_into_a_fresh_install(manifests: Manifests, 
         run_chart_init(server, manifests, tmp_path / "reinstall")
         assert every_row(server) == {}
 
-        restoring = render_overlay(OVERLAY, {"backup": {"keep": 2, "restoreFrom": name}})
+        restoring = render_overlay(OVERLAY, {"backup": {**BACKUP["backup"], "restoreFrom": name}})
         (job,) = restoring.of_kind("Job")
         # The upgrade's lookup keeps every Secret: the Job reads the install's.
         restored = run_container(manifests, job, server, addresses, volume)
@@ -123,9 +124,22 @@ def test_backups_rotate_and_a_missing_one_is_named(manifests: Manifests, tmp_pat
         kept = sorted(p.name for p in volume.iterdir())
         assert len(kept) == 2 and kept[0] == "20250102T000000Z", "keep 2: the newest two, no partial"
 
-        restoring = render_overlay(OVERLAY, {"backup": {"restoreFrom": "20240101T000000Z"}})
+        restoring = render_overlay(
+            OVERLAY, {"backup": {**BACKUP["backup"], "restoreFrom": "20240101T000000Z"}}
+        )
         (job,) = restoring.of_kind("Job")
         missing = run_container(manifests, job, server, addresses, volume)
     assert missing.returncode != 0
     assert missing.stderr.strip().count("\n") == 0, "one line"
     assert "no backup '20240101T000000Z'" in missing.stderr and kept[1] in missing.stderr
+
+
+def test_backups_are_opt_in_and_production_writes_to_its_own_claim() -> None:
+    """A chart-made claim on a WaitForFirstConsumer class would bind only at the first
+    backup, and `helm install --wait` (make up) would wait for it until it times out."""
+    assert render_overlay("kind").of_kind("CronJob", "PersistentVolumeClaim") == []
+    production = render_overlay("production")
+    (cronjob,) = production.of_kind("CronJob")
+    assert production.of_kind("PersistentVolumeClaim") == []
+    volumes = pod_template_of(cronjob)["spec"]["volumes"]
+    assert {"name": "backups", "persistentVolumeClaim": {"claimName": "warehouse-backups"}} in volumes

@@ -8,10 +8,6 @@ from tests.charts.render import ETL_NAMESPACE, NAMESPACE, RELEASE, Manifests, re
 from tests.charts.wiring import pod_templates, references
 
 DEFAULT_INVENTORY = {
-    ("ConfigMap", "simple-etl-backup"),
-    ("CronJob", "simple-etl-backup"),
-    ("NetworkPolicy", "simple-etl-backup"),
-    ("PersistentVolumeClaim", "simple-etl-backups"),
     ("ConfigMap", "simple-etl-airflow-config"),
     ("ConfigMap", "simple-etl-grafana-dashboards"),
     ("ConfigMap", "simple-etl-grafana-provisioning"),

@@ -26,7 +26,8 @@ def maintenance(monkeypatch: pytest.MonkeyPatch) -> DAG:
 
 
 def test_retention_runs_hourly_in_an_etl_pod_like_the_loads(maintenance: DAG, etl_dag: DAG) -> None:
-    assert set(maintenance.task_ids) == {"retain", "delete_finished_pods"}
+    assert set(maintenance.task_ids) == {"migrate", "retain", "delete_finished_pods"}
+    assert maintenance.get_task("migrate").downstream_task_ids == {"retain"}  # a fresh install's schema first
     assert maintenance.max_active_runs == 1 and maintenance.catchup is False
     retain = manifest(maintenance.get_task("retain"))  # type: ignore[arg-type]
     load = manifest(etl_dag.get_task("migrate"))  # type: ignore[arg-type]

@@ -119,7 +119,11 @@ def test_the_maintenance_dag_retains_and_cleans_up_with_the_launchers_rights(
     """`retain` is an ETL pod the admission policy admits; `delete_finished_pods` lists and
     deletes pods in the ETL namespace through the scheduler's own token."""
     assert maintenance_run["state"] == "success", f"task states: {maintenance_run['tasks']}"
-    assert maintenance_run["tasks"] == {"retain[-1]": "success", "delete_finished_pods[-1]": "success"}
+    assert maintenance_run["tasks"] == {
+        "migrate[-1]": "success",
+        "retain[-1]": "success",
+        "delete_finished_pods[-1]": "success",
+    }
     # The load just now is inside every window: retention kept all of it.
     assert psql(
         release, "warehouse", "SELECT count(*) FROM warehouse.batches WHERE status = 'succeeded'"
