@@ -115,12 +115,20 @@ def test_a_retry_without_visited_at_keeps_the_first_attempts_for_the_ledger_and_
     ]
 
 
-def test_a_retry_with_another_visited_at_is_refused_naming_both(etl):
+def fail_the_first_attempt(etl, visited_at: str) -> None:
+    """batch-1's first attempt plans `visited_at` and fails at the source (exit 3); the
+    source then recovers for the retry."""
     etl.api.faults = Faults(schedule=("500",) * 50)
-    first = "2026-03-01T12:00:00+00:00"
-    failed = etl("run", "--batch-id", "batch-1", "--visited-at", first, SIMPLE_ETL_MAX_RETRIES="0", **SMALL)
+    failed = etl(
+        "run", "--batch-id", "batch-1", "--visited-at", visited_at, SIMPLE_ETL_MAX_RETRIES="0", **SMALL
+    )
     assert failed.exit_code == 3, failed.stderr
     etl.api.faults = Faults()
+
+
+def test_a_retry_with_another_visited_at_is_refused_naming_both(etl):
+    first = "2026-03-01T12:00:00+00:00"
+    fail_the_first_attempt(etl, first)
     other = "2026-03-01T12:05:00+00:00"
     refused = etl("run", "--batch-id", "batch-1", "--visited-at", other, **SMALL)
     assert refused.exit_code == CONFIG_ERROR, refused.stderr
@@ -297,11 +305,8 @@ def test_a_warehouse_of_an_older_image_upgrades_with_its_ledger(warehouse, fake_
 
 
 def test_a_cli_retry_without_visited_at_uses_the_planned_one(etl):
-    etl.api.faults = Faults(schedule=("500",) * 50)
     first = "2026-03-01T12:00:00+00:00"
-    failed = etl("run", "--batch-id", "batch-1", "--visited-at", first, SIMPLE_ETL_MAX_RETRIES="0", **SMALL)
-    assert failed.exit_code == 3, failed.stderr
-    etl.api.faults = Faults()
+    fail_the_first_attempt(etl, first)
     retry = etl("run", "--batch-id", "batch-1", **SMALL)
     assert retry.exit_code == 0, retry.stderr
     planned = datetime.fromisoformat(first)
