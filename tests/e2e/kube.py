@@ -88,6 +88,14 @@ class Kube:
         args = ("exec", "--namespace", namespace, pod, "--container", container, "--", *command)
         return self.run(*args, timeout=timeout).stdout
 
+    def psql(self, namespace: str, pod: str, database: str, sql: str, user: str | None = None) -> list[str]:
+        """Rows of `sql` (tab-separated) run by psql inside a Postgres pod, over its socket
+        (as the superuser unless `user`)."""
+        role = user or '"$POSTGRES_USER"'
+        script = f"psql -v ON_ERROR_STOP=1 -X -q -t -A -F '\t' -U {role} -d {database} -c \"$0\""
+        out = self.exec(namespace, pod, "postgres", "sh", "-c", script, sql)
+        return [line for line in out.splitlines() if line.strip()]
+
     @contextlib.contextmanager
     def port_forward(self, namespace: str, target: str, port: int) -> Iterator[int]:
         """`kubectl port-forward` to a random local port; yields that port."""

@@ -51,13 +51,9 @@ def node(kube: Kube) -> str:
 
 
 def psql(release: Release, database: str, sql: str, user: str | None = None) -> list[str]:
-    """Rows of `sql` (tab-separated) run by psql inside the Postgres pod, over its socket."""
+    """Rows of `sql` (tab-separated) run by psql inside the release's Postgres pod."""
     (pod,) = [p for p in release.find("StatefulSet", "postgres")]
-    name = f"{pod['metadata']['name']}-0"
-    role = user or '"$POSTGRES_USER"'
-    script = f"psql -v ON_ERROR_STOP=1 -X -q -t -A -F '\t' -U {role} -d {database} -c \"$0\""
-    out = release.kube.exec(release.namespace, name, "postgres", "sh", "-c", script, sql)
-    return [line for line in out.splitlines() if line.strip()]
+    return release.kube.psql(release.namespace, f"{pod['metadata']['name']}-0", database, sql, user)
 
 
 @pytest.fixture(scope="module")

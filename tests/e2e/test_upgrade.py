@@ -33,9 +33,7 @@ class Installed:
 
     def sql(self, query: str) -> list[str]:
         """Rows of `query` in the warehouse, by psql in the Postgres pod as the superuser."""
-        script = 'psql -v ON_ERROR_STOP=1 -X -q -t -A -U "$POSTGRES_USER" -d warehouse -c "$0"'
-        out = self.kube.exec(self.namespace, f"{RELEASE}-postgres-0", "postgres", "sh", "-c", script, query)
-        return [line for line in out.splitlines() if line.strip()]
+        return self.kube.psql(self.namespace, f"{RELEASE}-postgres-0", "warehouse", query)
 
     def airflow(self, *args: str) -> str:
         return self.kube.exec(
