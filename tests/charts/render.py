@@ -253,7 +253,7 @@ def documented_existing_secrets(values: Mapping[str, Any]) -> dict[str, set[str]
     leaves = leaf_paths(values)
     found: dict[str, set[str]] = {}
     for path, value in leaves.items():
-        if path.endswith(("existingSecret", "fabConfigSecretName")) and value:
+        if path.endswith(("existingSecret", "SecretName")) and value:  # as _checks.tpl names them
             found[value] = set(re.findall(r"`([^`]+)`", params[path]))
         elif path.endswith("caSecret.name") and value:
             found[value] = {leaves[path.removesuffix("name") + "key"]}
